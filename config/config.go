@@ -1,0 +1,112 @@
+// Package config holds Frontdesk's settings: defaults for a first run on
+// loopback, overridden by a TOML file, overridden by command-line flags.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration of one server. Every field documents
+// its default; a zero value means "use the default" after Defaults.
+type Config struct {
+	// Hostname names this server in SMTP greetings, Received headers and
+	// certificates. Default: the machine's host name, or "localhost".
+	Hostname string `toml:"hostname"`
+	// Data is the data directory. Default: ./data.
+	Data string `toml:"data"`
+	// DNS is a resolver address (host:port) used for every DNS lookup.
+	// Default: the system's resolvers.
+	DNS string `toml:"dns"`
+	// OutboundPort is the port of remote MX hosts. Default: 25.
+	OutboundPort int `toml:"outbound_port"`
+	// MaxMessageSize is the largest message accepted, in bytes. Default: 50 MiB.
+	MaxMessageSize int64 `toml:"max_message_size"`
+
+	Listen Listen `toml:"listen"`
+	TLS    TLS    `toml:"tls"`
+}
+
+// Listen holds the listening addresses; an empty string disables a service.
+// With no config file, every service listens on loopback only.
+type Listen struct {
+	SMTP        string `toml:"smtp"`        // inbound MX. Default 127.0.0.1:2525; in production :25.
+	Submission  string `toml:"submission"`  // STARTTLS submission. Default 127.0.0.1:2587; production :587.
+	Submissions string `toml:"submissions"` // implicit-TLS submission. Default off; production :465.
+	IMAP        string `toml:"imap"`        // Default 127.0.0.1:2143; production :143.
+	IMAPS       string `toml:"imaps"`       // implicit-TLS IMAP. Default off; production :993.
+	HTTP        string `toml:"http"`        // web console. Default 127.0.0.1:8080.
+	SIP         string `toml:"sip"`         // SIP (UDP and TCP). Default 127.0.0.1:5060.
+}
+
+// TLS names certificate files. Default: a self-signed certificate made on
+// first start in DATA/tls.
+type TLS struct {
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// Defaults returns the configuration of a fresh install: loopback only.
+func Defaults() Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return Config{
+		Hostname:       host,
+		Data:           "data",
+		OutboundPort:   25,
+		MaxMessageSize: 50 << 20,
+		Listen: Listen{
+			SMTP:       "127.0.0.1:2525",
+			Submission: "127.0.0.1:2587",
+			IMAP:       "127.0.0.1:2143",
+			HTTP:       "127.0.0.1:8080",
+			SIP:        "127.0.0.1:5060",
+		},
+	}
+}
+
+// Load reads a TOML file over the defaults. Unknown keys are an error, so
+// a typo never silently falls back to a default.
+func Load(path string) (Config, error) {
+	c := Defaults()
+	md, err := toml.DecodeFile(path, &c)
+	if err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return c, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+	}
+	return c, c.Validate()
+}
+
+// Validate checks addresses and sizes.
+func (c *Config) Validate() error {
+	var errs []error
+	for name, addr := range map[string]string{
+		"listen.smtp": c.Listen.SMTP, "listen.submission": c.Listen.Submission, "listen.submissions": c.Listen.Submissions,
+		"listen.imap": c.Listen.IMAP, "listen.imaps": c.Listen.IMAPS, "listen.http": c.Listen.HTTP, "listen.sip": c.Listen.SIP, "dns": c.DNS,
+	} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
+		}
+	}
+	if c.MaxMessageSize < 1024 {
+		errs = append(errs, fmt.Errorf("max_message_size: %d is too small", c.MaxMessageSize))
+	}
+	if c.OutboundPort <= 0 || c.OutboundPort > 65535 {
+		errs = append(errs, fmt.Errorf("outbound_port: %d is not a port", c.OutboundPort))
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		errs = append(errs, errors.New("tls: cert and key go together"))
+	}
+	return errors.Join(errs...)
+}

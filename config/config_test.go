@@ -1,0 +1,51 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "frontdesk.toml")
+	os.WriteFile(path, []byte("hostname = \"mail.example.com\"\n[listen]\nsmtp = \":25\"\nimaps = \":993\"\n"), 0o600)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hostname != "mail.example.com" || c.Listen.SMTP != ":25" || c.Listen.IMAPS != ":993" {
+		t.Errorf("loaded %+v", c)
+	}
+	if c.Listen.IMAP != "127.0.0.1:2143" || c.MaxMessageSize != 50<<20 {
+		t.Errorf("defaults lost: %+v", c)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"unknown key": "hostnme = \"x\"\n",
+		"bad addr":    "[listen]\nsmtp = \"25\"\n",
+		"syntax":      "hostname = \n",
+		"tls half":    "[tls]\ncert = \"a.pem\"\n",
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_"))
+		os.WriteFile(path, []byte(body), 0o600)
+		if _, err := Load(path); err == nil {
+			t.Errorf("%s: Load accepted %q", name, body)
+		}
+	}
+}
+
+// The container's config must load as shipped.
+func TestDeployConfig(t *testing.T) {
+	c, err := Load("../deploy/frontdesk.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Data != "/data" || c.Listen.SMTP != ":25" || c.Listen.IMAPS != ":993" {
+		t.Errorf("deploy config = %+v", c)
+	}
+}
