@@ -361,10 +361,16 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID uint64, name string
 		if err != nil {
 			return nil, err
 		}
+		// Sessions with the mailbox selected see its messages expunged.
+		var changes []Change
 		err = tx.Bucket(mbKey(mb.ID)).ForEach(func(k, v []byte) error {
 			m, err := decodeMessage(v)
+			if err != nil {
+				return err
+			}
 			files = append(files, m.File)
-			return err
+			changes = append(changes, Change{Account: a.id, Mailbox: mb.ID, Kind: ChangeExpunge, UID: m.UID, ModSeq: mb.HighestModSeq + 1})
+			return nil
 		})
 		if err != nil {
 			return nil, err
@@ -372,8 +378,8 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID uint64, name string
 		if err := tx.DeleteBucket(mbKey(mb.ID)); err != nil {
 			return nil, err
 		}
-		return []Change{{Account: a.id, Mailbox: mb.ID, Kind: ChangeMailboxes}},
-			tx.Bucket(bucketMailboxes).Delete(u64(mb.ID))
+		changes = append(changes, Change{Account: a.id, Mailbox: mb.ID, Kind: ChangeMailboxes})
+		return changes, tx.Bucket(bucketMailboxes).Delete(u64(mb.ID))
 	})
 	if err == nil {
 		a.removeFiles(files)

@@ -60,6 +60,10 @@ func (s *Store) Deliver(ctx context.Context, data []byte, date time.Time, to ...
 	jobs := make([]job, 0, len(to))
 	var first string // written once, hard-linked for other accounts
 	for _, t := range to {
+		mailbox, err := NormalizeMailbox(t.Mailbox)
+		if err != nil {
+			return nil, err
+		}
 		a, err := s.account(t.Account)
 		if err != nil {
 			return nil, err
@@ -74,7 +78,7 @@ func (s *Store) Deliver(ctx context.Context, data []byte, date time.Time, to ...
 		if err != nil {
 			return nil, err
 		}
-		d := &delivery{mailbox: t.Mailbox, file: file, size: int64(len(data)), flags: normalizeFlags(t.Flags),
+		d := &delivery{mailbox: mailbox, file: file, size: int64(len(data)), flags: normalizeFlags(t.Flags),
 			date: date.UTC().Truncate(time.Second), done: make(chan deliveryResult, 1)}
 		jobs = append(jobs, job{a, d})
 	}

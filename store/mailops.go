@@ -139,13 +139,20 @@ func (s *Store) Expunge(ctx context.Context, accountID, mailboxID uint64, uids [
 			return nil, err
 		}
 		b := tx.Bucket(mbKey(mailboxID))
+		var only map[uint32]bool
+		if uids != nil {
+			only = make(map[uint32]bool, len(uids))
+			for _, u := range uids {
+				only[u] = true
+			}
+		}
 		var victims []*Message
 		err = b.ForEach(func(k, v []byte) error {
 			m, err := decodeMessage(v)
 			if err != nil {
 				return err
 			}
-			if m.HasFlag(FlagDeleted) && (uids == nil || slices.Contains(uids, m.UID)) {
+			if m.HasFlag(FlagDeleted) && (uids == nil || only[m.UID]) {
 				victims = append(victims, m)
 			}
 			return nil

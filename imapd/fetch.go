@@ -1,0 +1,308 @@
+package imapd
+
+import (
+	"bufio"
+	"bytes"
+	"container/list"
+	"io"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"frontdesk/store"
+)
+
+// Fetch answers FETCH (RFC 9051 §6.4.5). FLAGS, UID, INTERNALDATE and
+// RFC822.SIZE come from metadata; ENVELOPE reads only the header (cached);
+// the message file is read whole only for body items.
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	v := s.sel
+	if v == nil {
+		return errNoMailbox
+	}
+	idx := v.resolve(numSet)
+	if len(idx) == 0 {
+		return nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	msgs, err := s.srv.st.MessagesByUID(ctx, s.acct.ID, v.id, v.uidsOf(idx))
+	if err != nil {
+		return s.mapErr(err, false)
+	}
+	// Fetching a body without PEEK sets \Seen (RFC 9051 §6.4.5), and the
+	// new flags are sent along even when FLAGS was not asked for.
+	seenSet := map[uint32]bool{}
+	if !v.readOnly && wantsSeen(options) {
+		var unseen []uint32
+		for _, m := range msgs {
+			if !m.HasFlag(store.FlagSeen) {
+				unseen = append(unseen, m.UID)
+			}
+		}
+		if len(unseen) > 0 {
+			updated, err := s.srv.st.SetFlags(ctx, s.acct.ID, v.id, unseen, store.FlagsAdd, []string{store.FlagSeen})
+			if err != nil {
+				return s.mapErr(err, false)
+			}
+			byUID := make(map[uint32]*store.Message, len(updated))
+			for _, m := range updated {
+				byUID[m.UID] = m
+				seenSet[m.UID] = true
+			}
+			for i, m := range msgs {
+				if u := byUID[m.UID]; u != nil {
+					msgs[i] = u
+				}
+			}
+		}
+	}
+	needBody := options.BodyStructure != nil || len(options.BodySection) > 0 ||
+		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	for _, m := range msgs {
+		// A message expunged by another session but not yet reported is
+		// missing from msgs and silently skipped (RFC 9051 §7.5.1 allows it).
+		i, ok := v.find(m.UID)
+		if !ok {
+			continue
+		}
+		rw := w.CreateMessage(uint32(i + 1))
+		rw.WriteUID(imap.UID(m.UID))
+		if options.Flags || seenSet[m.UID] {
+			rw.WriteFlags(imapFlags(m.Flags))
+			if m.ModSeq > v.msgs[i].modseq {
+				v.msgs[i].modseq, v.msgs[i].flags = m.ModSeq, m.Flags
+			}
+		}
+		if options.InternalDate {
+			rw.WriteInternalDate(m.InternalDate)
+		}
+		if options.RFC822Size {
+			rw.WriteRFC822Size(m.Size)
+		}
+		var data []byte
+		if needBody {
+			data, err = s.srv.st.ReadMessage(s.acct.ID, m)
+			if err != nil {
+				// Removed between the metadata read and now: answer empty.
+				s.log.Debug("imap fetch: read message", "uid", m.UID, "err", err)
+				data = nil
+			}
+		}
+		if options.Envelope {
+			if data != nil {
+				rw.WriteEnvelope(envelopeOf(bytes.NewReader(data)))
+			} else {
+				rw.WriteEnvelope(s.srv.envelope(s.acct.ID, m))
+			}
+		}
+		if options.BodyStructure != nil {
+			rw.WriteBodyStructure(sanitizeBS(imapserver.ExtractBodyStructure(bytes.NewReader(data))))
+		}
+		for _, bs := range options.BodySection {
+			b := bodySection(data, bs)
+			if err := writeLiteral(rw.WriteBodySection(bs, int64(len(b))), b); err != nil {
+				return err
+			}
+		}
+		for _, bs := range options.BinarySection {
+			b := imapserver.ExtractBinarySection(bytes.NewReader(data), bs)
+			if err := writeLiteral(rw.WriteBinarySection(bs, int64(len(b))), b); err != nil {
+				return err
+			}
+		}
+		for _, bss := range options.BinarySectionSize {
+			rw.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(bytes.NewReader(data), bss))
+		}
+		if err := rw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func wantsSeen(options *imap.FetchOptions) bool {
+	for _, bs := range options.BodySection {
+		if !bs.Peek {
+			return true
+		}
+	}
+	for _, bs := range options.BinarySection {
+		if !bs.Peek {
+			return true
+		}
+	}
+	return false
+}
+
+func writeLiteral(wc io.WriteCloser, b []byte) error {
+	_, err := wc.Write(b)
+	if cerr := wc.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// bodySection extracts a section. The whole message and its text are sent
+// from the raw bytes, so BODY[] is exactly what was stored.
+func bodySection(data []byte, bs *imap.FetchItemBodySection) []byte {
+	if len(bs.Part) == 0 && len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0 {
+		switch bs.Specifier {
+		case imap.PartSpecifierNone:
+			return partial(data, bs.Partial)
+		case imap.PartSpecifierHeader, imap.PartSpecifierText:
+			h := headerLen(data)
+			if bs.Specifier == imap.PartSpecifierHeader {
+				return partial(data[:h], bs.Partial)
+			}
+			return partial(data[h:], bs.Partial)
+		}
+	}
+	return imapserver.ExtractBodySection(bytes.NewReader(data), bs)
+}
+
+// headerLen is the length of the header including the blank line that
+// ends it (the whole message if there is none).
+func headerLen(data []byte) int {
+	for i := 0; i < len(data); {
+		j := bytes.IndexByte(data[i:], '\n')
+		if j < 0 {
+			return len(data)
+		}
+		line := data[i : i+j+1]
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return i + j + 1
+		}
+		i += j + 1
+	}
+	return len(data)
+}
+
+func partial(b []byte, p *imap.SectionPartial) []byte {
+	if p == nil {
+		return b
+	}
+	if p.Offset >= int64(len(b)) || p.Offset < 0 {
+		return nil
+	}
+	end := int64(len(b))
+	if p.Size >= 0 && p.Offset+p.Size < end {
+		end = p.Offset + p.Size
+	}
+	return b[p.Offset:end]
+}
+
+// sanitizeBS repairs structures imapserver would refuse to write (it
+// panics on a multipart without parts), so a hostile message cannot
+// break a FETCH.
+func sanitizeBS(bs imap.BodyStructure) imap.BodyStructure {
+	switch b := bs.(type) {
+	case *imap.BodyStructureMultiPart:
+		if len(b.Children) == 0 {
+			return textPlain(0)
+		}
+		for i, c := range b.Children {
+			b.Children[i] = sanitizeBS(c)
+		}
+		if b.Extended == nil {
+			b.Extended = &imap.BodyStructureMultiPartExt{}
+		}
+		if b.Subtype == "" {
+			b.Subtype = "mixed"
+		}
+	case *imap.BodyStructureSinglePart:
+		if b.Type == "" || b.Subtype == "" {
+			b.Type, b.Subtype = "text", "plain"
+		}
+		if b.Extended == nil {
+			b.Extended = &imap.BodyStructureSinglePartExt{}
+		}
+		if m := b.MessageRFC822; m != nil {
+			m.BodyStructure = sanitizeBS(m.BodyStructure)
+		}
+	case nil:
+		return textPlain(0)
+	}
+	return bs
+}
+
+func textPlain(size uint32) *imap.BodyStructureSinglePart {
+	return &imap.BodyStructureSinglePart{Type: "text", Subtype: "plain", Params: map[string]string{"charset": "us-ascii"},
+		Size: size, Text: &imap.BodyStructureText{}, Extended: &imap.BodyStructureSinglePartExt{}}
+}
+
+func envelopeOf(r io.Reader) *imap.Envelope {
+	h, err := textproto.ReadHeader(bufio.NewReader(r))
+	if err != nil && h.Len() == 0 {
+		return nil
+	}
+	return imapserver.ExtractEnvelope(h)
+}
+
+// envelope returns a message's envelope, reading only its header.
+func (s *Server) envelope(acct uint64, m *store.Message) *imap.Envelope {
+	key := cacheKey{acct, m.File}
+	if env, ok := s.cache.get(key); ok {
+		return env
+	}
+	f, err := s.st.OpenMessage(acct, m)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	env := envelopeOf(io.LimitReader(f, 1<<20)) // headers beyond 1 MiB are abuse
+	s.cache.put(key, env)
+	return env
+}
+
+// cacheKey names a message file, which the store never rewrites.
+type cacheKey struct {
+	acct uint64
+	file string
+}
+
+// headerCache is a bounded LRU of parsed envelopes.
+type headerCache struct {
+	max int
+	mu  sync.Mutex
+	ll  *list.List                 // guarded by mu; front is most recent
+	m   map[cacheKey]*list.Element // guarded by mu
+}
+
+type cacheEntry struct {
+	key cacheKey
+	env *imap.Envelope
+}
+
+func newHeaderCache(max int) *headerCache {
+	return &headerCache{max: max, ll: list.New(), m: map[cacheKey]*list.Element{}}
+}
+
+func (c *headerCache) get(k cacheKey) (*imap.Envelope, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok {
+		return nil, false
+	}
+	c.ll.MoveToFront(e)
+	return e.Value.(*cacheEntry).env, true
+}
+
+func (c *headerCache) put(k cacheKey, env *imap.Envelope) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[k]; ok {
+		e.Value.(*cacheEntry).env = env
+		c.ll.MoveToFront(e)
+		return
+	}
+	c.m[k] = c.ll.PushFront(&cacheEntry{k, env})
+	for c.ll.Len() > c.max {
+		e := c.ll.Back()
+		c.ll.Remove(e)
+		delete(c.m, e.Value.(*cacheEntry).key)
+	}
+}

@@ -1,0 +1,355 @@
+package imapd
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+
+	"frontdesk/store"
+)
+
+// Search answers SEARCH and UID SEARCH (RFC 9051 §6.4.4) with ESEARCH data
+// (RFC 4731). Flags, dates, sizes and sets come from metadata; header keys
+// read the header and TEXT/BODY scan the message, each file at most once
+// per search. (DESIGN.md moves TEXT/BODY to the index once it exists.)
+func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+	v := s.sel
+	if v == nil {
+		return nil, errNoMailbox
+	}
+	v.staticCriteria(criteria)
+	all := make([]uint32, 0, len(v.msgs))
+	for _, m := range v.msgs {
+		if !m.gone {
+			all = append(all, m.uid)
+		}
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	msgs, err := s.srv.st.MessagesByUID(ctx, s.acct.ID, v.id, all)
+	if err != nil {
+		return nil, s.mapErr(err, false)
+	}
+	data := &imap.SearchData{}
+	var seqs imap.SeqSet
+	var uids imap.UIDSet
+	for _, m := range msgs {
+		i, ok := v.find(m.UID)
+		if !ok {
+			continue
+		}
+		c := &candidate{srv: s.srv, acct: s.acct.ID, m: m, seq: uint32(i + 1)}
+		if !c.match(criteria) {
+			continue
+		}
+		uids.AddNum(imap.UID(m.UID))
+		num := c.seq
+		if kind == imapserver.NumKindUID {
+			num = m.UID
+		} else {
+			seqs.AddNum(c.seq)
+		}
+		if data.Min == 0 || num < data.Min {
+			data.Min = num
+		}
+		if num > data.Max {
+			data.Max = num
+		}
+		data.Count++
+	}
+	if kind == imapserver.NumKindUID {
+		data.All = uids
+	} else {
+		data.All = seqs
+	}
+	if options.ReturnSave {
+		v.searchRes = uids
+	}
+	return data, nil
+}
+
+// staticCriteria replaces "*" and "$" in the criteria's sets by what they
+// stand for now.
+func (v *selected) staticCriteria(c *imap.SearchCriteria) {
+	var seqs []imap.SeqSet
+	for _, set := range c.SeqNum {
+		if imap.IsSearchRes(set) {
+			c.UID = append(c.UID, v.searchRes)
+			continue
+		}
+		n := uint32(len(v.msgs))
+		out := make(imap.SeqSet, len(set))
+		for i, r := range set {
+			start, stop := staticRange(r.Start, r.Stop, n)
+			out[i] = imap.SeqRange{Start: start, Stop: stop}
+		}
+		seqs = append(seqs, out)
+	}
+	c.SeqNum = seqs
+	var last uint32
+	if len(v.msgs) > 0 {
+		last = v.msgs[len(v.msgs)-1].uid
+	}
+	for j, set := range c.UID {
+		if imap.IsSearchRes(set) {
+			c.UID[j] = v.searchRes
+			continue
+		}
+		out := make(imap.UIDSet, len(set))
+		for i, r := range set {
+			start, stop := staticRange(uint32(r.Start), uint32(r.Stop), last)
+			out[i] = imap.UIDRange{Start: imap.UID(start), Stop: imap.UID(stop)}
+		}
+		c.UID[j] = out
+	}
+	for i := range c.Not {
+		v.staticCriteria(&c.Not[i])
+	}
+	for i := range c.Or {
+		v.staticCriteria(&c.Or[i][0])
+		v.staticCriteria(&c.Or[i][1])
+	}
+}
+
+// candidate is one message under test; its header and body are loaded on
+// first use.
+type candidate struct {
+	srv  *Server
+	acct uint64
+	m    *store.Message
+	seq  uint32
+
+	data   []byte // whole message, once read
+	loaded bool
+	header *mail.Header
+}
+
+func (c *candidate) bytes() []byte {
+	if !c.loaded {
+		c.loaded = true
+		c.data, _ = c.srv.st.ReadMessage(c.acct, c.m)
+	}
+	return c.data
+}
+
+func (c *candidate) hdr() *mail.Header {
+	if c.header == nil {
+		var r io.Reader
+		if c.loaded {
+			r = bytes.NewReader(c.data)
+		} else if f, err := c.srv.st.OpenMessage(c.acct, c.m); err == nil {
+			defer f.Close()
+			r = io.LimitReader(f, 1<<20)
+		} else {
+			r = bytes.NewReader(nil)
+		}
+		h, _ := textproto.ReadHeader(bufio.NewReader(r))
+		c.header = &mail.Header{Header: gomessage.Header{Header: h}}
+	}
+	return c.header
+}
+
+func (c *candidate) match(cr *imap.SearchCriteria) bool {
+	m := c.m
+	for _, set := range cr.SeqNum {
+		if !set.Contains(c.seq) {
+			return false
+		}
+	}
+	for _, set := range cr.UID {
+		if !set.Contains(imap.UID(m.UID)) {
+			return false
+		}
+	}
+	for _, f := range cr.Flag {
+		if !m.HasFlag(string(f)) {
+			return false
+		}
+	}
+	for _, f := range cr.NotFlag {
+		if m.HasFlag(string(f)) {
+			return false
+		}
+	}
+	if cr.Larger != 0 && m.Size <= cr.Larger {
+		return false
+	}
+	if cr.Smaller != 0 && m.Size >= cr.Smaller {
+		return false
+	}
+	if !matchDate(m.InternalDate, cr.Since, cr.Before) {
+		return false
+	}
+	if cr.ModSeq != nil && m.ModSeq < cr.ModSeq.ModSeq {
+		return false
+	}
+	for _, hf := range cr.Header {
+		if !matchFields(c.hdr().FieldsByKey(hf.Key), hf.Value) {
+			return false
+		}
+	}
+	if !cr.SentSince.IsZero() || !cr.SentBefore.IsZero() {
+		t, err := c.hdr().Date()
+		if err != nil || !matchDate(t, cr.SentSince, cr.SentBefore) {
+			return false
+		}
+	}
+	for _, not := range cr.Not {
+		if c.match(&not) {
+			return false
+		}
+	}
+	for _, or := range cr.Or {
+		if !c.match(&or[0]) && !c.match(&or[1]) {
+			return false
+		}
+	}
+	for _, text := range cr.Text {
+		if !matchEntity(c.entity(), text, true) {
+			return false
+		}
+	}
+	for _, body := range cr.Body {
+		if !matchEntity(c.entity(), body, false) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *candidate) entity() *gomessage.Entity {
+	e, _ := gomessage.Read(bytes.NewReader(c.bytes()))
+	if e == nil {
+		e, _ = gomessage.New(gomessage.Header{}, bytes.NewReader(nil))
+	}
+	return e
+}
+
+// matchDate compares dates only, ignoring time and zone (RFC 9051 §6.4.4).
+func matchDate(t, since, before time.Time) bool {
+	t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	if !since.IsZero() && t.Before(since) {
+		return false
+	}
+	if !before.IsZero() && !t.Before(before) {
+		return false
+	}
+	return true
+}
+
+func matchFields(fields gomessage.HeaderFields, pattern string) bool {
+	if pattern == "" {
+		return fields.Len() > 0
+	}
+	pattern = strings.ToLower(pattern)
+	for fields.Next() {
+		v, err := fields.Text()
+		if err != nil {
+			v = fields.Value()
+		}
+		if strings.Contains(strings.ToLower(v), pattern) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchEntity looks for pattern in the decoded text parts (and, for TEXT,
+// the headers) of a message, case-insensitively.
+func matchEntity(e *gomessage.Entity, pattern string, withHeader bool) bool {
+	return matchEntityDepth(e, strings.ToLower(pattern), withHeader, 0)
+}
+
+func matchEntityDepth(e *gomessage.Entity, pattern string, withHeader bool, depth int) bool {
+	if pattern == "" {
+		return true
+	}
+	if depth > 20 { // nesting bomb
+		return false
+	}
+	if withHeader && matchFields(e.Header.Fields(), pattern) {
+		return true
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				return false
+			}
+			if matchEntityDepth(part, pattern, withHeader, depth+1) {
+				return true
+			}
+		}
+	}
+	t, _, err := e.Header.ContentType()
+	if err != nil {
+		t = "text/plain"
+	}
+	if !strings.HasPrefix(t, "text/") && !strings.HasPrefix(t, "message/") {
+		return false
+	}
+	buf, err := io.ReadAll(io.LimitReader(e.Body, 64<<20))
+	if err != nil && len(buf) == 0 {
+		return false
+	}
+	return bytes.Contains(bytes.ToLower(buf), []byte(pattern))
+}
+
+// Store answers STORE (RFC 9051 §6.4.6). The new flags are sent unless
+// .SILENT; either way the session records them, so the feed's echo of
+// this change is not sent again.
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+	v := s.sel
+	if v == nil {
+		return errNoMailbox
+	}
+	if v.readOnly {
+		return errReadOnly
+	}
+	var op store.FlagOp
+	switch flags.Op {
+	case imap.StoreFlagsAdd:
+		op = store.FlagsAdd
+	case imap.StoreFlagsDel:
+		op = store.FlagsRemove
+	default:
+		op = store.FlagsReplace
+	}
+	uids := v.uidsOf(v.resolve(numSet))
+	if len(uids) == 0 {
+		return nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	msgs, err := s.srv.st.SetFlags(ctx, s.acct.ID, v.id, uids, op, storeFlags(flags.Flags))
+	if err != nil {
+		return s.mapErr(err, false)
+	}
+	for _, m := range msgs {
+		i, ok := v.find(m.UID)
+		if !ok {
+			continue
+		}
+		if m.ModSeq >= v.msgs[i].modseq {
+			v.msgs[i].modseq, v.msgs[i].flags = m.ModSeq, m.Flags
+		}
+		if flags.Silent {
+			continue
+		}
+		rw := w.CreateMessage(uint32(i + 1))
+		rw.WriteUID(imap.UID(m.UID))
+		rw.WriteFlags(imapFlags(m.Flags))
+		if err := rw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
