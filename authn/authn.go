@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,10 @@ const (
 	Window      = time.Minute
 )
 
+// maxTracked is the number of clients and accounts remembered before
+// expired entries are swept.
+const maxTracked = 100000
+
 // Authenticator checks credentials against the store.
 type Authenticator struct {
 	store *store.Store
@@ -43,7 +48,7 @@ func New(st *store.Store) *Authenticator {
 
 // Check verifies address and password for a client at remote.
 func (a *Authenticator) Check(ctx context.Context, remote net.Addr, address, password string) (*store.Account, error) {
-	keys := []string{"ip:" + hostOf(remote), "user:" + address}
+	keys := []string{"ip:" + hostOf(remote), "user:" + strings.ToLower(strings.TrimSpace(address))}
 	if a.limited(keys) {
 		return nil, ErrRateLimited
 	}
@@ -85,9 +90,15 @@ func (a *Authenticator) fail(keys []string) {
 	for _, k := range keys {
 		a.failures[k] = append(a.failures[k], now)
 	}
-	// Bound memory under a spray from many addresses.
-	if len(a.failures) > 100000 {
-		a.failures = map[string][]time.Time{}
+	// Bound memory under a spray from many addresses: forget expired
+	// entries only, so a spray cannot clear lockouts still in force.
+	if len(a.failures) > maxTracked {
+		cutoff := now.Add(-Window)
+		for k, ts := range a.failures {
+			if len(ts) == 0 || !ts[len(ts)-1].After(cutoff) {
+				delete(a.failures, k)
+			}
+		}
 	}
 }
 

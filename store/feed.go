@@ -29,6 +29,7 @@ type Change struct {
 type Subscription struct {
 	feed    *feed
 	account uint64
+	all     bool // every account's changes (SubscribeAll)
 	notify  chan struct{}
 
 	mu    sync.Mutex
@@ -63,6 +64,7 @@ func (s *Subscription) push(cs []Change) {
 type feed struct {
 	mu   sync.Mutex
 	subs map[uint64]map[*Subscription]struct{} // guarded by mu
+	all  map[*Subscription]struct{}            // guarded by mu; see SubscribeAll
 }
 
 // Subscribe returns the changes committed to an account from now on.
@@ -85,7 +87,11 @@ func (s *Store) Subscribe(accountID uint64) *Subscription {
 
 func (f *feed) remove(sub *Subscription) {
 	f.mu.Lock()
-	delete(f.subs[sub.account], sub)
+	if sub.all {
+		delete(f.all, sub)
+	} else {
+		delete(f.subs[sub.account], sub)
+	}
 	f.mu.Unlock()
 }
 
@@ -96,6 +102,9 @@ func (f *feed) publish(account uint64, cs []Change) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for sub := range f.subs[account] {
+		sub.push(cs)
+	}
+	for sub := range f.all {
 		sub.push(cs)
 	}
 }

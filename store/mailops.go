@@ -23,7 +23,6 @@ func (s *Store) Messages(ctx context.Context, accountID, mailboxID uint64) (*Mai
 			return err
 		}
 		b := tx.Bucket(mbKey(mailboxID))
-		out = make([]*Message, 0, b.Stats().KeyN)
 		return b.ForEach(func(k, v []byte) error {
 			m, err := decodeMessage(v)
 			if err != nil {

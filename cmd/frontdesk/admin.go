@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"frontdesk/store"
+)
+
+// adminEnv is what an admin command runs with, in the server (over the
+// control socket) or in this process.
+type adminEnv struct {
+	store  *store.Store
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+type adminFunc func(ctx context.Context, e *adminEnv, args []string) error
+
+// adminCommands are keyed by their first two words.
+var adminCommands = map[string]adminFunc{
+	"domain add":    domainAdd,
+	"domain list":   domainList,
+	"user add":      userAdd,
+	"user list":     userList,
+	"user password": userPassword,
+}
+
+func lookupAdmin(args []string) (adminFunc, bool) {
+	if len(args) < 2 {
+		return nil, false
+	}
+	f, ok := adminCommands[args[0]+" "+args[1]]
+	return f, ok
+}
+
+// newFlags makes a FlagSet whose errors come back as errUsage.
+func newFlags(name string, e *adminEnv) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// parse accepts flags before and after positional arguments, as admins type them.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func domainAdd(ctx context.Context, e *adminEnv, args []string) error {
+	fs := newFlags("domain add", e)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: domain add DOMAIN", errUsage)
+	}
+	d, err := e.store.AddDomain(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "domain %s added\n", d.Name)
+	fmt.Fprintf(e.stdout, "next: frontdesk user add postmaster@%s --password-stdin\n", d.Name)
+	return nil
+}
+
+func domainList(ctx context.Context, e *adminEnv, args []string) error {
+	ds, err := e.store.Domains(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		fmt.Fprintln(e.stdout, d.Name)
+	}
+	return nil
+}
+
+func userAdd(ctx context.Context, e *adminEnv, args []string) error {
+	fs := newFlags("user add", e)
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	roleName := fs.String("role", "user", "admin, supervisor, agent or user")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: user add ADDRESS [--password-stdin] [--role ROLE]", errUsage)
+	}
+	role, err := store.ParseRole(*roleName)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	password, generated, err := readPassword(e.stdin, *fromStdin)
+	if err != nil {
+		return err
+	}
+	a, err := e.store.AddAccount(ctx, pos[0], password, role)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "user %s added (role %s)\n", a.Address, a.Role)
+	if generated {
+		fmt.Fprintf(e.stdout, "password: %s\n", password)
+	}
+	return nil
+}
+
+func userPassword(ctx context.Context, e *adminEnv, args []string) error {
+	fs := newFlags("user password", e)
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: user password ADDRESS [--password-stdin]", errUsage)
+	}
+	password, generated, err := readPassword(e.stdin, *fromStdin)
+	if err != nil {
+		return err
+	}
+	if err := e.store.SetPassword(ctx, pos[0], password); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "password of %s changed\n", pos[0])
+	if generated {
+		fmt.Fprintf(e.stdout, "password: %s\n", password)
+	}
+	return nil
+}
+
+func userList(ctx context.Context, e *adminEnv, args []string) error {
+	as, err := e.store.Accounts(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDRESS\tROLE\tCREATED")
+	for _, a := range as {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Address, a.Role, a.Created.Format("2006-01-02"))
+	}
+	return tw.Flush()
+}
+
+// readPassword reads the first line of stdin, or makes a strong random
+// password when the admin did not give one.
+func readPassword(stdin io.Reader, fromStdin bool) (pw string, generated bool, err error) {
+	if !fromStdin {
+		b := make([]byte, 15)
+		rand.Read(b)
+		return strings.ToLower(base32.StdEncoding.EncodeToString(b)), true, nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", false, fmt.Errorf("read password: %w", err)
+	}
+	pw = strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", false, errors.New("no password on standard input")
+	}
+	return pw, false, nil
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"frontdesk/store"
+)
+
+// The control socket carries one admin command per connection: the client
+// sends a controlRequest, the server runs it against its open store and
+// answers a controlResponse. The socket is 0600 inside the 0700 data
+// directory, so only the data directory's owner can use it.
+type controlRequest struct {
+	Args  []string `json:"args"`
+	Stdin []byte   `json:"stdin,omitempty"`
+}
+
+type controlResponse struct {
+	Stdout []byte `json:"stdout"`
+	Stderr []byte `json:"stderr"`
+	Code   int    `json:"code"`
+}
+
+const socketName = "frontdesk.sock"
+
+// maxControlStdin bounds what a command may send as standard input.
+const maxControlStdin = 1 << 20
+
+// runAdmin runs an admin command in the running server, or here.
+func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	dataDir, args, err := takeDataFlag(args)
+	if err != nil {
+		return exitCode(err, stderr)
+	}
+	sock := filepath.Join(dataDir, socketName)
+	conn, err := net.DialTimeout("unix", sock, 2*time.Second)
+	if err == nil {
+		defer conn.Close()
+		return remoteAdmin(conn, args, stdin, stdout, stderr)
+	}
+	st, err := store.Open(dataDir)
+	if err != nil {
+		return exitCode(err, stderr)
+	}
+	defer st.Close()
+	return execAdmin(ctx, st, args, stdin, stdout, stderr)
+}
+
+func remoteAdmin(conn net.Conn, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	req := controlRequest{Args: args}
+	// Only commands that read standard input get it, so an admin's
+	// terminal is never swallowed.
+	if wantsStdin(args) {
+		b, err := io.ReadAll(io.LimitReader(stdin, maxControlStdin))
+		if err != nil {
+			return exitCode(fmt.Errorf("read standard input: %w", err), stderr)
+		}
+		req.Stdin = b
+	}
+	conn.SetDeadline(time.Now().Add(5 * time.Minute))
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		return exitCode(fmt.Errorf("control socket: %w", err), stderr)
+	}
+	var resp controlResponse
+	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
+		return exitCode(fmt.Errorf("control socket: no answer from the server: %w", err), stderr)
+	}
+	stdout.Write(resp.Stdout)
+	stderr.Write(resp.Stderr)
+	return resp.Code
+}
+
+func wantsStdin(args []string) bool {
+	for _, a := range args {
+		if a == "--password-stdin" || a == "-password-stdin" {
+			return true
+		}
+	}
+	return false
+}
+
+// execAdmin runs one admin command against an open store.
+func execAdmin(ctx context.Context, st *store.Store, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	f, ok := lookupAdmin(args)
+	if !ok {
+		fmt.Fprintf(stderr, "frontdesk: unknown command %q\n", joinWords(args, 2))
+		return 2
+	}
+	return exitCode(f(ctx, &adminEnv{store: st, stdin: stdin, stdout: stdout, stderr: stderr}, args[2:]), stderr)
+}
+
+// takeDataFlag removes --data DIR (or --data=DIR) from args.
+func takeDataFlag(args []string) (string, []string, error) {
+	dir := "data"
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--data" || a == "-data":
+			if i+1 >= len(args) {
+				return "", nil, fmt.Errorf("%w: --data needs a directory", errUsage)
+			}
+			dir = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--data=") || strings.HasPrefix(a, "-data="):
+			dir = a[strings.IndexByte(a, '=')+1:]
+		default:
+			out = append(out, a)
+		}
+	}
+	return dir, out, nil
+}
+
+// controlServer answers admin commands for a running server.
+type controlServer struct {
+	store *store.Store
+	log   *slog.Logger
+	ln    net.Listener
+}
+
+func listenControl(dataDir string, st *store.Store, log *slog.Logger) (*controlServer, error) {
+	path := filepath.Join(dataDir, socketName)
+	// A socket left by a killed server would block the new one; the store
+	// lock already proves no other server runs on this directory.
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	c := &controlServer{store: st, log: log, ln: ln}
+	go c.serve()
+	return c, nil
+}
+
+func (c *controlServer) serve() {
+	for {
+		conn, err := c.ln.Accept()
+		if err != nil {
+			return
+		}
+		go c.handle(conn)
+	}
+}
+
+func (c *controlServer) handle(conn net.Conn) {
+	defer conn.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("control command panicked", "panic", r)
+		}
+	}()
+	conn.SetDeadline(time.Now().Add(5 * time.Minute))
+	var req controlRequest
+	if err := json.NewDecoder(io.LimitReader(conn, 2*maxControlStdin)).Decode(&req); err != nil {
+		c.log.Warn("control socket: bad request", "err", err)
+		return
+	}
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	code := execAdmin(ctx, c.store, req.Args, bytes.NewReader(req.Stdin), &stdout, &stderr)
+	c.log.Info("admin command", "cmd", joinWords(req.Args, 2), "code", code)
+	json.NewEncoder(conn).Encode(controlResponse{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Code: code})
+}
+
+func (c *controlServer) Close() error { return c.ln.Close() }

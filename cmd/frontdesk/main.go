@@ -1,0 +1,98 @@
+// Command frontdesk is the Frontdesk server and its admin tool: one binary
+// that serves mail for a company's own domains and manages them.
+//
+// Admin subcommands talk to a running server over its control socket, and
+// open the data directory directly when no server runs (only one process
+// may hold the store).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `Frontdesk: mail for your own domains, in one binary.
+
+Usage:
+  frontdesk serve [--config FILE] [--data DIR] [--smtp ADDR] [--submission ADDR]
+                  [--imap ADDR] [--http ADDR] [--sip ADDR] [--dns ADDR]
+                  [--outbound-port PORT] [--hostname NAME]
+  frontdesk domain add DOMAIN
+  frontdesk domain list
+  frontdesk user add ADDRESS [--password-stdin] [--role admin|supervisor|agent|user]
+  frontdesk user list
+  frontdesk user password ADDRESS [--password-stdin]
+  frontdesk bench --user ADDR --password PW [--smtp ADDR] [--imap ADDR] [--messages N] [--concurrency C]
+
+Every subcommand takes --data DIR (default ./data). With no config file,
+serve listens on loopback: SMTP 2525, submission 2587, IMAP 2143.
+`
+
+// errUsage marks a command line that is wrong; it exits 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stderr)
+	case "bench":
+		err = bench(ctx, args[1:], stdout)
+	default:
+		if _, ok := lookupAdmin(args); !ok {
+			fmt.Fprintf(stderr, "frontdesk: unknown command %q\n\n%s", joinWords(args, 2), usage)
+			return 2
+		}
+		return runAdmin(ctx, args, stdin, stdout, stderr)
+	}
+	return exitCode(err, stderr)
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "frontdesk: %v\n", err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "frontdesk: %v\n", err)
+		return 1
+	}
+}
+
+func joinWords(args []string, n int) string {
+	s := ""
+	for i, a := range args {
+		if i == n {
+			break
+		}
+		if i > 0 {
+			s += " "
+		}
+		s += a
+	}
+	return s
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"frontdesk/authn"
+	"frontdesk/certs"
+	"frontdesk/config"
+	"frontdesk/dnscheck"
+	"frontdesk/imapd"
+	"frontdesk/smtpd"
+	"frontdesk/store"
+)
+
+// shutdownGrace is how long SIGTERM lets SMTP transactions in flight finish.
+const shutdownGrace = 30 * time.Second
+
+func serveConfig(args []string, stderr io.Writer) (config.Config, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "TOML configuration file")
+	data := fs.String("data", "", "data directory (default ./data)")
+	smtpAddr := fs.String("smtp", "", "inbound SMTP (MX) address")
+	subAddr := fs.String("submission", "", "submission address (STARTTLS)")
+	imapAddr := fs.String("imap", "", "IMAP address")
+	imapsAddr := fs.String("imaps", "", "IMAP address with implicit TLS")
+	httpAddr := fs.String("http", "", "web console address")
+	sipAddr := fs.String("sip", "", "SIP address (UDP and TCP)")
+	dns := fs.String("dns", "", "DNS server for every lookup, host:port")
+	outPort := fs.Int("outbound-port", 0, "port of remote MX hosts (25 unless testing)")
+	hostname := fs.String("hostname", "", "this server's host name")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return config.Config{}, err
+		}
+		return config.Config{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return config.Config{}, fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, fs.Arg(0))
+	}
+	cfg := config.Defaults()
+	if *cfgFile != "" {
+		var err error
+		if cfg, err = config.Load(*cfgFile); err != nil {
+			return cfg, err
+		}
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.Data, *data)
+	set(&cfg.Listen.SMTP, *smtpAddr)
+	set(&cfg.Listen.Submission, *subAddr)
+	set(&cfg.Listen.IMAP, *imapAddr)
+	set(&cfg.Listen.IMAPS, *imapsAddr)
+	set(&cfg.Listen.HTTP, *httpAddr)
+	set(&cfg.Listen.SIP, *sipAddr)
+	set(&cfg.DNS, *dns)
+	set(&cfg.Hostname, *hostname)
+	if *outPort != 0 {
+		cfg.OutboundPort = *outPort
+	}
+	return cfg, cfg.Validate()
+}
+
+// serve runs every service until ctx ends (SIGTERM or SIGINT), then shuts
+// down: no new connections, SMTP transactions in flight finish, the store
+// closes cleanly.
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := serveConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	st, err := store.Open(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var tlsConf *tls.Config
+	if cfg.TLS.Cert != "" {
+		tlsConf, err = certs.Files(cfg.TLS.Cert, cfg.TLS.Key)
+	} else {
+		tlsConf, err = certs.SelfSigned(filepath.Join(cfg.Data, "tls"), []string{cfg.Hostname, "localhost", "127.0.0.1"})
+	}
+	if err != nil {
+		return err
+	}
+
+	resolver, err := dnscheck.NewResolver(cfg.DNS)
+	if err != nil {
+		return err
+	}
+	auth := authn.New(st)
+	mx := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.MX, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver})
+	sub := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.Submission, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver})
+	imap := imapd.New(st, auth, imapd.Config{TLS: tlsConf, MaxAppendSize: cfg.MaxMessageSize, Logger: log.With("service", "imap")})
+
+	type service struct {
+		name, addr string
+		serve      func(net.Listener) error
+	}
+	services := []service{
+		{"smtp", cfg.Listen.SMTP, mx.Serve},
+		{"submission", cfg.Listen.Submission, sub.Serve},
+		{"submissions", cfg.Listen.Submissions, sub.ServeTLS},
+		{"imap", cfg.Listen.IMAP, imap.Serve},
+		{"imaps", cfg.Listen.IMAPS, imap.ServeTLS},
+	}
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	errc := make(chan error, len(services))
+	var wg sync.WaitGroup
+	for _, s := range services {
+		if s.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		listeners = append(listeners, l)
+		log.Info("listening", "service", s.name, "addr", l.Addr().String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.serve(l); err != nil && !isClosed(err) {
+				errc <- fmt.Errorf("%s: %w", s.name, err)
+			}
+		}()
+	}
+
+	ctl, err := listenControl(cfg.Data, st, log.With("service", "control"))
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	log.Info("frontdesk ready", "data", cfg.Data, "hostname", cfg.Hostname, "pid", os.Getpid())
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errc:
+		log.Error("service failed, shutting down", "err", err)
+	}
+	ctl.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var sdwg sync.WaitGroup
+	for _, s := range []*smtpd.Server{mx, sub} {
+		sdwg.Add(1)
+		go func() {
+			defer sdwg.Done()
+			if err := s.Shutdown(sctx); err != nil {
+				log.Warn("smtp shutdown", "err", err)
+			}
+		}()
+	}
+	sdwg.Wait()
+	imap.Close()
+	for _, l := range listeners {
+		l.Close()
+	}
+	wg.Wait()
+	log.Info("stopped")
+	return err
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, smtpd.ErrServerClosed) || err.Error() == "imapserver: server closed"
+}
