@@ -98,8 +98,46 @@ type Keyring struct {
 	dir string
 
 	mu      sync.Mutex
-	domains map[string][]*Key // guarded by mu; oldest first
-	active  map[string]bool   // guarded by mu; key: domain + "/" + selector
+	domains map[string][]*Key    // guarded by mu; oldest first
+	active  map[string]bool      // guarded by mu; key: domain + "/" + selector
+	stamps  map[string]fileStamp // guarded by mu; manifest as last read
+}
+
+// fileStamp tells whether another process (the CLI with no server
+// running, or a second Keyring) changed a domain's manifest since we read it.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+func (k *Keyring) stamp(domain string) fileStamp {
+	fi, err := os.Stat(filepath.Join(k.dir, domain, manifestName))
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{fi.ModTime(), fi.Size()}
+}
+
+// refreshLocked re-reads a domain's keys when its manifest changed on
+// disk. k.mu must be held.
+func (k *Keyring) refreshLocked(domain string) {
+	st := k.stamp(domain)
+	if st == k.stamps[domain] {
+		return
+	}
+	old, oldActive := k.domains[domain], map[string]bool{}
+	for _, key := range old {
+		oldActive[key.Selector] = k.active[domain+"/"+key.Selector]
+		delete(k.active, domain+"/"+key.Selector)
+	}
+	delete(k.domains, domain)
+	if err := k.load(domain); err != nil {
+		// Keep signing with what we had rather than with nothing.
+		k.domains[domain] = old
+		for sel, a := range oldActive {
+			k.active[domain+"/"+sel] = a
+		}
+	}
 }
 
 // manifest is the content of keyring.json.
@@ -123,7 +161,7 @@ func OpenKeyring(dir string) (*Keyring, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("dkim: keyring: %w", err)
 	}
-	k := &Keyring{dir: dir, domains: map[string][]*Key{}, active: map[string]bool{}}
+	k := &Keyring{dir: dir, domains: map[string][]*Key{}, active: map[string]bool{}, stamps: map[string]fileStamp{}}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("dkim: keyring: %w", err)
@@ -141,6 +179,7 @@ func OpenKeyring(dir string) (*Keyring, error) {
 
 func (k *Keyring) load(domain string) error {
 	ddir := filepath.Join(k.dir, domain)
+	k.stamps[domain] = k.stamp(domain)
 	data, err := os.ReadFile(filepath.Join(ddir, manifestName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -209,6 +248,7 @@ func (k *Keyring) addPair(domain string, rotate bool) ([]*Key, error) {
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.refreshLocked(domain)
 	old := k.domains[domain]
 	switch {
 	case rotate && len(old) == 0:
@@ -287,6 +327,7 @@ func (k *Keyring) Remove(domain, selector string) error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.refreshLocked(domain)
 	keys := k.domains[domain]
 	if len(keys) == 0 {
 		return fmt.Errorf("dkim: remove %s: %w", domain, ErrNoKeys)
@@ -328,6 +369,7 @@ func (k *Keyring) Active(domain string) []*Key {
 	domain, _ = normalizeDomain(domain)
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.refreshLocked(domain)
 	var out []*Key
 	for _, key := range k.domains[domain] {
 		if k.active[domain+"/"+key.Selector] {
@@ -343,6 +385,7 @@ func (k *Keyring) All(domain string) []*Key {
 	domain, _ = normalizeDomain(domain)
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.refreshLocked(domain)
 	out := append([]*Key(nil), k.domains[domain]...)
 	return out
 }
@@ -375,6 +418,7 @@ func (k *Keyring) writeManifest(domain string, keys []*Key, active map[string]bo
 	if err := writeFileAtomic(filepath.Join(k.dir, domain, manifestName), append(data, '\n')); err != nil {
 		return fmt.Errorf("dkim: keyring: %w", err)
 	}
+	k.stamps[domain] = k.stamp(domain)
 	return nil
 }
 

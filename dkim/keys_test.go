@@ -265,3 +265,37 @@ func TestKeyringConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// A second Keyring (the CLI, or an admin command) generating or rotating
+// keys is seen by the server's Keyring without a restart.
+func TestKeyringSeesOtherWriters(t *testing.T) {
+	dir := t.TempDir()
+	server, err := OpenKeyring(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := server.Active("example.test"); len(got) != 0 {
+		t.Fatalf("keys before generation: %v", got)
+	}
+	cli, err := OpenKeyring(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, err := cli.Generate("example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := server.Active("example.test"); len(got) != 2 || got[0].Selector != made[0].Selector {
+		t.Fatalf("server sees %v after another keyring generated %v", got, made)
+	}
+	rotated, err := cli.Rotate("example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := server.Active("example.test"); len(got) != 2 || got[0].Selector != rotated[0].Selector {
+		t.Errorf("server signs with %v after rotation to %v", got, rotated)
+	}
+	if got := server.All("example.test"); len(got) != 4 {
+		t.Errorf("server publishes %d keys after rotation, want 4", len(got))
+	}
+}
