@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -29,6 +30,41 @@ type Config struct {
 
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`
+	Queue  Queue  `toml:"queue"`
+}
+
+// Queue tunes outbound delivery.
+type Queue struct {
+	// Retry is the back-off schedule between attempts; the last step
+	// repeats. Default: 1m 5m 15m 30m 1h 2h 4h.
+	Retry []Duration `toml:"retry"`
+	// MaxAge is how long a message is retried before it bounces. Default: 120h.
+	MaxAge Duration `toml:"max_age"`
+}
+
+// Duration is a time.Duration written as "90s" or "4h" in the file.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	if v <= 0 {
+		return fmt.Errorf("duration %q must be positive", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Durations returns the plain values.
+func Durations(ds []Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Duration
+	}
+	return out
 }
 
 // Listen holds the listening addresses; an empty string disables a service.

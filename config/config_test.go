@@ -5,18 +5,22 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "frontdesk.toml")
-	os.WriteFile(path, []byte("hostname = \"mail.example.com\"\n[listen]\nsmtp = \":25\"\nimaps = \":993\"\n"), 0o600)
+	os.WriteFile(path, []byte("hostname = \"mail.example.com\"\n[listen]\nsmtp = \":25\"\nimaps = \":993\"\n[queue]\nretry = [\"1s\", \"2m\"]\nmax_age = \"48h\"\n"), 0o600)
 	c, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Hostname != "mail.example.com" || c.Listen.SMTP != ":25" || c.Listen.IMAPS != ":993" {
 		t.Errorf("loaded %+v", c)
+	}
+	if got := Durations(c.Queue.Retry); len(got) != 2 || got[0] != time.Second || got[1] != 2*time.Minute || c.Queue.MaxAge.Hours() != 48 {
+		t.Errorf("queue = %+v", c.Queue)
 	}
 	if c.Listen.IMAP != "127.0.0.1:2143" || c.MaxMessageSize != 50<<20 {
 		t.Errorf("defaults lost: %+v", c)
@@ -30,6 +34,7 @@ func TestLoadErrors(t *testing.T) {
 		"bad addr":    "[listen]\nsmtp = \"25\"\n",
 		"syntax":      "hostname = \n",
 		"tls half":    "[tls]\ncert = \"a.pem\"\n",
+		"bad retry":   "[queue]\nretry = [\"soon\"]\n",
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_"))
 		os.WriteFile(path, []byte(body), 0o600)

@@ -79,8 +79,13 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
 	// Every lookup goes to an in-process DNS server: tests never query
 	// anything off this machine.
-	dns := dnstest.New(t)
-	args := append([]string{"serve", "--data", data, "--hostname", "mx.example.test", "--dns", dns.Addr,
+	return startServerDNS(t, data, dnstest.New(t), "mx.example.test", extra...)
+}
+
+// startServerDNS starts a server named hostname that resolves through dns.
+func startServerDNS(t *testing.T, data string, dns *dnstest.Server, hostname string, extra ...string) *server {
+	t.Helper()
+	args := append([]string{"serve", "--data", data, "--hostname", hostname, "--dns", dns.Addr,
 		"--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0", "--imap", "127.0.0.1:0"}, extra...)
 	s := &server{t: t, data: data, dns: dns, addrs: map[string]string{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, args...)

@@ -37,8 +37,14 @@ func TestNoOpenRelayAndSafeAuth(t *testing.T) {
 	}
 	out, _ = runTool(t, nil, swaks, "--server", subHost, "--port", subPort, "--from", "alice@example.test",
 		"--to", "someone@elsewhere.test", "--auth", "LOGIN", "--auth-user", "alice@example.test", "--auth-password", alicePass, "--helo", "client.test")
-	if !strings.Contains(out, "not configured") {
-		t.Errorf("remote recipient before outbound delivery exists: want a clear refusal, got\n%s", out)
+	if !strings.Contains(out, "<-  250 ") {
+		t.Errorf("authenticated submission to a remote recipient was not queued:\n%s", out)
+	}
+	// elsewhere.test does not exist in this test's DNS: a permanent
+	// failure, reported to alice as a DSN (RFC 3464).
+	dsn := waitMail(t, srv.addr("imap"), "alice@example.test", alicePass, "INBOX", "Undelivered Mail Returned to Sender")
+	if !strings.Contains(dsn, "multipart/report") || !strings.Contains(dsn, "Final-Recipient: rfc822; someone@elsewhere.test") {
+		t.Errorf("DSN lacks the report or the failed recipient:\n%s", dsn)
 	}
 
 	// Wrong passwords: the 11th in a minute is refused without a check.

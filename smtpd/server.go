@@ -107,6 +107,10 @@ type Config struct {
 	// Resolver is used for the client's reverse DNS name in Received.
 	// Default: net.DefaultResolver.
 	Resolver Resolver
+	// Judge checks mail arriving at the MX; nil delivers it unjudged.
+	Judge Judge
+	// Signer DKIM-signs submitted mail; nil sends it unsigned.
+	Signer Signer
 }
 
 // Server is an SMTP server in one Mode. It may serve several listeners.

@@ -207,6 +207,25 @@ func (s *session) Data(r io.Reader) error {
 		}
 	}
 
+	var judged Judgement
+	switch {
+	case !s.submission() && s.srv.cfg.Judge != nil:
+		judged = s.srv.cfg.Judge.Judge(s.ctx, JudgeInput{IP: remoteIP(s.conn.RemoteAddr()), Helo: s.c.Hostname(),
+			MailFrom: s.from, Recipients: s.local, Message: data})
+		if judged.Reject {
+			rerr := reply(550, 5, 7, 1, judged.Reason)
+			s.reject("data", rerr, "id", s.id, "from", s.from, "auth", judged.Summary)
+			return rerr
+		}
+	case s.submission() && s.srv.cfg.Signer != nil:
+		signed, err := s.srv.cfg.Signer.Sign(s.ctx, data)
+		if err != nil {
+			s.log.Error("dkim sign failed", "id", s.id, "from", s.from, "err", err)
+			return errTemporary
+		}
+		data = signed
+	}
+
 	now := time.Now()
 	tr := trace{
 		helo:     s.c.Hostname(),
@@ -223,13 +242,17 @@ func (s *session) Data(r io.Reader) error {
 		tr.rcpt = s.rcpts[0]
 	}
 	hdr := tr.header()
-	msg := make([]byte, 0, len(hdr)+len(data))
-	msg = append(append(msg, hdr...), data...)
+	msg := make([]byte, 0, len(judged.Headers)+len(hdr)+len(data))
+	msg = append(append(append(msg, judged.Headers...), hdr...), data...)
 
 	if len(s.local) > 0 {
 		to := make([]store.Delivery, len(s.local))
 		for i, id := range s.local {
-			to[i] = store.Delivery{Account: id, Mailbox: "INBOX"}
+			mailbox := judged.Mailbox[id]
+			if mailbox == "" {
+				mailbox = "INBOX"
+			}
+			to[i] = store.Delivery{Account: id, Mailbox: mailbox}
 		}
 		if _, err := s.srv.st.Deliver(s.ctx, msg, now, to...); err != nil {
 			s.log.Error("deliver failed", "id", s.id, "from", s.from, "err", err)
@@ -248,6 +271,9 @@ func (s *session) Data(r io.Reader) error {
 		"tls", tr.tls}
 	if s.acct != nil {
 		attrs = append(attrs, "user", s.acct.Address)
+	}
+	if judged.Summary != "" {
+		attrs = append(attrs, "auth", judged.Summary)
 	}
 	s.log.Info("delivered", attrs...)
 	return nil

@@ -19,6 +19,7 @@ import (
 // control socket) or in this process.
 type adminEnv struct {
 	store  *store.Store
+	svc    *services
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -28,11 +29,14 @@ type adminFunc func(ctx context.Context, e *adminEnv, args []string) error
 
 // adminCommands are keyed by their first two words.
 var adminCommands = map[string]adminFunc{
-	"domain add":    domainAdd,
-	"domain list":   domainList,
-	"user add":      userAdd,
-	"user list":     userList,
-	"user password": userPassword,
+	"domain add":     domainAdd,
+	"domain list":    domainList,
+	"domain records": domainRecords,
+	"domain check":   domainCheck,
+	"dkim rotate":    dkimRotate,
+	"user add":       userAdd,
+	"user list":      userList,
+	"user password":  userPassword,
 }
 
 func lookupAdmin(args []string) (adminFunc, bool) {
@@ -67,35 +71,6 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-}
-
-func domainAdd(ctx context.Context, e *adminEnv, args []string) error {
-	fs := newFlags("domain add", e)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: domain add DOMAIN", errUsage)
-	}
-	d, err := e.store.AddDomain(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "domain %s added\n", d.Name)
-	fmt.Fprintf(e.stdout, "next: frontdesk user add postmaster@%s --password-stdin\n", d.Name)
-	return nil
-}
-
-func domainList(ctx context.Context, e *adminEnv, args []string) error {
-	ds, err := e.store.Domains(ctx)
-	if err != nil {
-		return err
-	}
-	for _, d := range ds {
-		fmt.Fprintln(e.stdout, d.Name)
-	}
-	return nil
 }
 
 func userAdd(ctx context.Context, e *adminEnv, args []string) error {

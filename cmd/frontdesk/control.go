@@ -54,7 +54,9 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitCode(err, stderr)
 	}
 	defer st.Close()
-	return execAdmin(ctx, st, args, stdin, stdout, stderr)
+	svc := &services{dataDir: dataDir}
+	defer svc.close()
+	return execAdmin(ctx, st, svc, args, stdin, stdout, stderr)
 }
 
 func remoteAdmin(conn net.Conn, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -91,13 +93,13 @@ func wantsStdin(args []string) bool {
 }
 
 // execAdmin runs one admin command against an open store.
-func execAdmin(ctx context.Context, st *store.Store, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func execAdmin(ctx context.Context, st *store.Store, svc *services, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	f, ok := lookupAdmin(args)
 	if !ok {
 		fmt.Fprintf(stderr, "frontdesk: unknown command %q\n", joinWords(args, 2))
 		return 2
 	}
-	return exitCode(f(ctx, &adminEnv{store: st, stdin: stdin, stdout: stdout, stderr: stderr}, args[2:]), stderr)
+	return exitCode(f(ctx, &adminEnv{store: st, svc: svc, stdin: stdin, stdout: stdout, stderr: stderr}, args[2:]), stderr)
 }
 
 // takeDataFlag removes --data DIR (or --data=DIR) from args.
@@ -125,11 +127,12 @@ func takeDataFlag(args []string) (string, []string, error) {
 // controlServer answers admin commands for a running server.
 type controlServer struct {
 	store *store.Store
+	svc   *services
 	log   *slog.Logger
 	ln    net.Listener
 }
 
-func listenControl(dataDir string, st *store.Store, log *slog.Logger) (*controlServer, error) {
+func listenControl(dataDir string, st *store.Store, svc *services, log *slog.Logger) (*controlServer, error) {
 	path := filepath.Join(dataDir, socketName)
 	// A socket left by a killed server would block the new one; the store
 	// lock already proves no other server runs on this directory.
@@ -144,7 +147,7 @@ func listenControl(dataDir string, st *store.Store, log *slog.Logger) (*controlS
 		ln.Close()
 		return nil, err
 	}
-	c := &controlServer{store: st, log: log, ln: ln}
+	c := &controlServer{store: st, svc: svc, log: log, ln: ln}
 	go c.serve()
 	return c, nil
 }
@@ -175,7 +178,7 @@ func (c *controlServer) handle(conn net.Conn) {
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	code := execAdmin(ctx, c.store, req.Args, bytes.NewReader(req.Stdin), &stdout, &stderr)
+	code := execAdmin(ctx, c.store, c.svc, req.Args, bytes.NewReader(req.Stdin), &stdout, &stderr)
 	c.log.Info("admin command", "cmd", joinWords(req.Args, 2), "code", code)
 	json.NewEncoder(conn).Encode(controlResponse{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Code: code})
 }

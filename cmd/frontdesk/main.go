@@ -28,6 +28,9 @@ Usage:
   frontdesk user add ADDRESS [--password-stdin] [--role admin|supervisor|agent|user]
   frontdesk user list
   frontdesk user password ADDRESS [--password-stdin]
+  frontdesk check spf --ip IP --helo NAME --from ADDR [--dns ADDR]
+  frontdesk dkim verify [--dns ADDR] < message
+  frontdesk queue list|retry ID|drop ID
   frontdesk bench --user ADDR --password PW [--smtp ADDR] [--imap ADDR] [--messages N] [--concurrency C]
 
 Every subcommand takes --data DIR (default ./data). With no config file,
@@ -58,6 +61,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = serve(ctx, args[1:], stderr)
 	case "bench":
 		err = bench(ctx, args[1:], stdout)
+	case "check":
+		err = checkCmd(ctx, args[1:], stdout, stderr)
+	case "dkim":
+		if len(args) > 1 && args[1] == "verify" {
+			err = dkimVerify(ctx, args[2:], stdin, stdout, stderr)
+			break
+		}
+		if _, ok := lookupAdmin(args); !ok {
+			fmt.Fprintf(stderr, "frontdesk: unknown command %q\n\n%s", joinWords(args, 2), usage)
+			return 2
+		}
+		return runAdmin(ctx, args, stdin, stdout, stderr)
 	default:
 		if _, ok := lookupAdmin(args); !ok {
 			fmt.Fprintf(stderr, "frontdesk: unknown command %q\n\n%s", joinWords(args, 2), usage)
@@ -74,6 +89,8 @@ func exitCode(err error, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case err == errSilent:
+		return 1
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "frontdesk: %v\n", err)
 		return 2

@@ -17,8 +17,11 @@ import (
 	"frontdesk/authn"
 	"frontdesk/certs"
 	"frontdesk/config"
+	"frontdesk/dkim"
 	"frontdesk/dnscheck"
 	"frontdesk/imapd"
+	"frontdesk/mailauth"
+	"frontdesk/queue"
 	"frontdesk/smtpd"
 	"frontdesk/store"
 )
@@ -91,6 +94,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	if err := rememberServer(ctx, st, cfg.Hostname, cfg.DNS); err != nil {
+		return err
+	}
 
 	var tlsConf *tls.Config
 	if cfg.TLS.Cert != "" {
@@ -106,9 +112,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	keys, err := dkim.OpenKeyring(filepath.Join(cfg.Data, "keys", "dkim"))
+	if err != nil {
+		return err
+	}
+	q, err := queue.Open(filepath.Join(cfg.Data, "queue"), st, resolver, queue.Config{
+		Hostname: cfg.Hostname, OutboundPort: cfg.OutboundPort, Retry: config.Durations(cfg.Queue.Retry),
+		MaxAge: cfg.Queue.MaxAge.Duration, Logger: log.With("service", "queue"),
+	})
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	svc := &services{dataDir: cfg.Data, queue: q, keys: keys, dns: cfg.DNS}
+
 	auth := authn.New(st)
-	mx := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.MX, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver})
-	sub := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.Submission, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver})
+	mx := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.MX, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
+		Judge: judge{auth: mailauth.New(resolver, cfg.Hostname)}})
+	sub := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.Submission, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
+		Signer: signer{keys: keys}, Outbound: outbound{q: q}})
 	imap := imapd.New(st, auth, imapd.Config{TLS: tlsConf, MaxAppendSize: cfg.MaxMessageSize, Logger: log.With("service", "imap")})
 
 	type service struct {
@@ -149,7 +171,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}()
 	}
 
-	ctl, err := listenControl(cfg.Data, st, log.With("service", "control"))
+	qctx, stopQueue := context.WithCancel(context.Background())
+	queueDone := make(chan struct{})
+	go func() {
+		defer close(queueDone)
+		if err := q.Run(qctx); err != nil {
+			log.Error("queue stopped", "err", err)
+		}
+	}()
+	defer func() { stopQueue(); <-queueDone }()
+
+	ctl, err := listenControl(cfg.Data, st, svc, log.With("service", "control"))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"path/filepath"
+	"sync"
+
+	"frontdesk/dkim"
+	"frontdesk/queue"
+)
+
+// services are the parts besides the store that admin commands use. In
+// the running server they are the server's own; run without a server,
+// they are opened from the data directory on first use.
+type services struct {
+	dataDir string
+	dns     string // the server's --dns, used when a command gives none
+
+	mu    sync.Mutex
+	queue *queue.Queue  // guarded by mu
+	keys  *dkim.Keyring // guarded by mu
+	owned []func() error
+}
+
+// Queue returns the outbound queue.
+func (s *services) Queue(e *adminEnv) (*queue.Queue, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.queue == nil {
+		q, err := queue.Open(filepath.Join(s.dataDir, "queue"), e.store, nil, queue.Config{})
+		if err != nil {
+			return nil, err
+		}
+		s.queue = q
+		s.owned = append(s.owned, q.Close)
+	}
+	return s.queue, nil
+}
+
+// Keyring returns the DKIM keyring.
+func (s *services) Keyring() (*dkim.Keyring, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		k, err := dkim.OpenKeyring(filepath.Join(s.dataDir, "keys", "dkim"))
+		if err != nil {
+			return nil, err
+		}
+		s.keys = k
+	}
+	return s.keys, nil
+}
+
+func (s *services) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.owned {
+		f()
+	}
+}

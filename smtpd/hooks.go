@@ -1,0 +1,42 @@
+package smtpd
+
+import (
+	"context"
+	"net"
+)
+
+// Judge decides what happens to a message arriving at the MX: the
+// authentication checks (SPF, DKIM, DMARC) and the spam score. smtpd owns
+// this interface; the judging lives in domain packages.
+type Judge interface {
+	Judge(ctx context.Context, in JudgeInput) Judgement
+}
+
+// JudgeInput is one inbound transaction.
+type JudgeInput struct {
+	IP         net.IP
+	Helo       string
+	MailFrom   string   // "" for the null sender
+	Recipients []uint64 // local accounts the message goes to
+	Message    []byte   // as received, without our trace header
+}
+
+// Judgement is a Judge's answer.
+type Judgement struct {
+	// Headers go above the message (Authentication-Results, X-Spam-*),
+	// each CRLF-terminated.
+	Headers string
+	// Reject refuses the message with 550 5.7.1 and Reason.
+	Reject bool
+	Reason string
+	// Mailbox names where each account's copy goes; absent means INBOX.
+	Mailbox map[uint64]string
+	// Summary goes into the delivery log line.
+	Summary string
+}
+
+// Signer DKIM-signs submitted mail with the keys of the sender's domain.
+// A domain without keys gets its message back unchanged.
+type Signer interface {
+	Sign(ctx context.Context, msg []byte) ([]byte, error)
+}
