@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 
 // needTool returns a client's path; a missing client fails the test in CI
 // and skips it elsewhere.
-func needTool(t *testing.T, name string) string {
+func needTool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -60,7 +60,7 @@ func needTool(t *testing.T, name string) string {
 
 // server is one running `frontdesk serve`.
 type server struct {
-	t     *testing.T
+	t     testing.TB
 	data  string
 	dns   *dnstest.Server
 	cmd   *exec.Cmd
@@ -75,7 +75,7 @@ var listenRE = regexp.MustCompile(`msg=listening service=(\S+) addr=(\S+)`)
 
 // startServer runs serve on fresh loopback ports with the given data
 // directory and waits until it is ready.
-func startServer(t *testing.T, data string, extra ...string) *server {
+func startServer(t testing.TB, data string, extra ...string) *server {
 	t.Helper()
 	// Every lookup goes to an in-process DNS server: tests never query
 	// anything off this machine.
@@ -83,10 +83,11 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 }
 
 // startServerDNS starts a server named hostname that resolves through dns.
-func startServerDNS(t *testing.T, data string, dns *dnstest.Server, hostname string, extra ...string) *server {
+func startServerDNS(t testing.TB, data string, dns *dnstest.Server, hostname string, extra ...string) *server {
 	t.Helper()
 	args := append([]string{"serve", "--data", data, "--hostname", hostname, "--dns", dns.Addr,
-		"--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0", "--imap", "127.0.0.1:0"}, extra...)
+		"--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0", "--imap", "127.0.0.1:0",
+		"--http", "127.0.0.1:0", "--sip", "127.0.0.1:0"}, extra...)
 	s := &server{t: t, data: data, dns: dns, addrs: map[string]string{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, args...)
 	stderr, err := s.cmd.StderrPipe()
@@ -166,7 +167,7 @@ func (s *server) kill() {
 }
 
 // frontdesk runs an admin command and returns its standard output.
-func frontdesk(t *testing.T, stdin string, args ...string) (string, error) {
+func frontdesk(t testing.TB, stdin string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -181,7 +182,7 @@ func frontdesk(t *testing.T, stdin string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-func mustFrontdesk(t *testing.T, stdin string, args ...string) string {
+func mustFrontdesk(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	out, err := frontdesk(t, stdin, args...)
 	if err != nil {
@@ -191,7 +192,7 @@ func mustFrontdesk(t *testing.T, stdin string, args ...string) string {
 }
 
 // runTool runs a client program with a deadline and returns its combined output.
-func runTool(t *testing.T, stdin io.Reader, name string, args ...string) (string, error) {
+func runTool(t testing.TB, stdin io.Reader, name string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -202,7 +203,7 @@ func runTool(t *testing.T, stdin io.Reader, name string, args ...string) (string
 }
 
 // python runs a Python 3 script with arguments.
-func python(t *testing.T, script string, args ...string) (string, error) {
+func python(t testing.TB, script string, args ...string) (string, error) {
 	t.Helper()
 	py := needTool(t, "python3")
 	return runTool(t, nil, py, append([]string{"-c", script}, args...)...)

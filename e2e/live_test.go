@@ -13,7 +13,7 @@ import (
 )
 
 // newAliceServer starts a server with example.test and alice in it.
-func newAliceServer(t *testing.T) *server {
+func newAliceServer(t testing.TB) *server {
 	t.Helper()
 	data := filepath.Join(t.TempDir(), "data")
 	srv := startServer(t, data)
@@ -22,7 +22,7 @@ func newAliceServer(t *testing.T) *server {
 	return srv
 }
 
-func deliver(t *testing.T, addr, subject string) {
+func deliver(t testing.TB, addr, subject string) {
 	t.Helper()
 	msg := "From: carol@outside.test\r\nTo: alice@example.test\r\nSubject: " + subject + "\r\n\r\nhi\r\n"
 	c, err := smtp.Dial(addr)

@@ -188,6 +188,9 @@ func printRecords(w io.Writer, p dnscheck.Params) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if !strings.Contains(p.MailHost, ".") {
+		fmt.Fprintf(w, "\nnote: this server's host name %q is not a full DNS name: run serve with --hostname (e.g. mail.%s)\n", p.MailHost, p.Domain)
+	}
 	if len(p.DKIM) == 0 {
 		fmt.Fprintf(w, "\n%s has no DKIM keys yet: run frontdesk dkim rotate %s\n", p.Domain, p.Domain)
 	}
@@ -284,6 +287,8 @@ func printResult(w io.Writer, res dnscheck.Result) {
 // label names a record in the summary line: "MX", "SPF", "DKIM fd202605r".
 func label(r dnscheck.Record, domain string) string {
 	switch {
+	case r.Type == "MX":
+		return "MX"
 	case r.Type != "TXT":
 		return r.Type + " " + r.Name
 	case r.Name == domain:

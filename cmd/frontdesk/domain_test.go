@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -141,4 +142,55 @@ func parseZone(t *testing.T, zone string) []dns.RR {
 		t.Fatalf("zone does not parse: %v\n%s", err, zone)
 	}
 	return rrs
+}
+
+// TestDomainCommandsOverSocket runs the commands in a running server,
+// through its control socket: --dns travels with the arguments, and the
+// server's keyring (the one it signs with) gets the keys.
+func TestDomainCommandsOverSocket(t *testing.T) {
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	var serveLog bytes.Buffer
+	any0 := "127.0.0.1:0"
+	go func() {
+		served <- serve(ctx, []string{"--data", data, "--hostname", "mail.example.test", "--smtp", any0,
+			"--submission", any0, "--imap", any0, "--http", any0, "--sip", any0}, &serveLog)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v\n%s", err, serveLog.String())
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(data, socketName)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start:\n%s", serveLog.String())
+		}
+	}
+
+	if code, out, errOut := runCmd(t, data, "domain", "add", "example.test"); code != 0 || !strings.Contains(out, "10 mail.example.test") {
+		t.Fatalf("domain add: %d\n%s\n%s", code, out, errOut)
+	}
+	srv := dnstest.New(t)
+	srv.MustAdd(t, `mail.example.test. 300 IN A 192.0.2.10`)
+	if code, _, errOut := runCmd(t, data, "domain", "check", "example.test", "--dns", srv.Addr); code != 1 || !strings.Contains(errOut, "5 of 5") {
+		t.Errorf("check before publishing: %d %s", code, errOut)
+	}
+	_, zone, _ := runCmd(t, data, "domain", "records", "--zone", "example.test")
+	for _, rr := range parseZone(t, zone) {
+		srv.MustAdd(t, rr.String())
+	}
+	if code, out, errOut := runCmd(t, data, "domain", "check", "example.test", "--dns", srv.Addr); code != 0 {
+		t.Errorf("check after publishing: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := runCmd(t, data, "dkim", "rotate", "example.test"); code != 0 || !strings.Contains(out, "old selectors") {
+		t.Errorf("dkim rotate: %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(serveLog.String(), `cmd="dkim rotate" code=0`) {
+		t.Errorf("rotate did not run in the server:\n%s", serveLog.String())
+	}
 }
