@@ -24,14 +24,19 @@ func newAliceServer(t testing.TB) *server {
 
 func deliver(t testing.TB, addr, subject string) {
 	t.Helper()
-	msg := "From: carol@outside.test\r\nTo: alice@example.test\r\nSubject: " + subject + "\r\n\r\nhi\r\n"
+	deliverRaw(t, addr, "From: carol@outside.test\r\nTo: alice@example.test\r\nSubject: "+subject+"\r\n\r\nhi\r\n")
+}
+
+// deliverRaw sends a message to alice through the MX.
+func deliverRaw(t testing.TB, addr, msg string) {
+	t.Helper()
 	c, err := smtp.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	if err := c.SendMail("carol@outside.test", []string{"alice@example.test"}, strings.NewReader(msg)); err != nil {
-		t.Fatalf("deliver %q: %v", subject, err)
+		t.Fatalf("deliver: %v", err)
 	}
 }
 

@@ -101,6 +101,14 @@ func submit(t testing.TB, addr, to, subject string) {
 // there, and returns it whole.
 func waitMail(t testing.TB, imapAddr, user, pass, mailbox, subject string) string {
 	t.Helper()
+	msg, _ := waitMailIn(t, imapAddr, user, pass, subject, mailbox)
+	return msg
+}
+
+// waitMailIn polls several mailboxes for a message with subject and
+// returns it and the mailbox it is in.
+func waitMailIn(t testing.TB, imapAddr, user, pass, subject string, mailboxes ...string) (string, string) {
+	t.Helper()
 	c, err := imapclient.DialInsecure(imapAddr, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -111,23 +119,25 @@ func waitMail(t testing.TB, imapAddr, user, pass, mailbox, subject string) strin
 	}
 	bs := &imap.FetchItemBodySection{Peek: true}
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if _, err := c.Select(mailbox, nil).Wait(); err != nil {
-			t.Fatal(err)
-		}
-		var all imap.SeqSet
-		all.AddRange(1, 0)
-		msgs, err := c.Fetch(all, &imap.FetchOptions{Envelope: true, BodySection: []*imap.FetchItemBodySection{bs}}).Collect()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range msgs {
-			if m.Envelope.Subject == subject {
-				return string(m.FindBodySection(bs))
+		for _, mailbox := range mailboxes {
+			if _, err := c.Select(mailbox, nil).Wait(); err != nil {
+				t.Fatal(err)
+			}
+			var all imap.SeqSet
+			all.AddRange(1, 0)
+			msgs, err := c.Fetch(all, &imap.FetchOptions{Envelope: true, BodySection: []*imap.FetchItemBodySection{bs}}).Collect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs {
+				if m.Envelope.Subject == subject {
+					return string(m.FindBodySection(bs)), mailbox
+				}
 			}
 		}
 	}
-	t.Fatalf("no message %q in %s of %s", subject, mailbox, user)
-	return ""
+	t.Fatalf("no message %q in %v of %s", subject, mailboxes, user)
+	return "", ""
 }
 
 // TestTwoServersOneWorld: alice@a.test sends to bob@b.test through

@@ -338,6 +338,7 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, s.mapErr(err, true)
 	}
+	s.filed(ctx, v.id, dest, res)
 	return copyData(res), nil
 }
 
@@ -370,6 +371,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if err != nil {
 		return s.mapErr(err, true)
 	}
+	s.filed(ctx, v.id, dest, res)
 	if cd := copyData(res); cd != nil {
 		if err := w.WriteCopyData(cd); err != nil {
 			return err

@@ -39,6 +39,9 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxAppendSize bounds one APPEND; 0 means 50 MiB.
 	MaxAppendSize int64
+	// Learner learns from messages users file into or out of Junk; nil
+	// learns nothing.
+	Learner Learner
 }
 
 const defaultMaxAppendSize = 50 << 20

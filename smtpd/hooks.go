@@ -31,6 +31,12 @@ type Judgement struct {
 	Reason string
 	// Mailbox names where each account's copy goes; absent means INBOX.
 	Mailbox map[uint64]string
+	// AccountHeaders go below Headers in one account's copy only (the
+	// spam score, which depends on what that account taught the filter).
+	AccountHeaders map[uint64]string
+	// Message, when set, replaces the message as received (with header
+	// fields a sender must not set removed).
+	Message []byte
 	// Summary goes into the delivery log line.
 	Summary string
 }

@@ -401,16 +401,35 @@ func (c *conn) Close() error {
 	return err
 }
 
-// beginTx marks this connection in DATA; false means the server is
-// shutting down and no new transaction may start.
+// beginTx marks a transaction in flight on this connection, from its
+// first accepted recipient until the reply to DATA (or RSET): Shutdown
+// waits for it. It is idempotent; false means the server is shutting down
+// and no new transaction may start.
 func (c *conn) beginTx() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.tx == txData {
+		return true
+	}
 	if c.closed || c.tx != txIdle || !c.srv.beginTx() {
 		return false
 	}
 	c.tx = txData
 	return true
+}
+
+// abortTx ends a transaction that never reached its DATA reply (RSET, a
+// new MAIL).
+func (c *conn) abortTx() {
+	c.mu.Lock()
+	done := c.tx == txData
+	if done {
+		c.tx = txIdle
+	}
+	c.mu.Unlock()
+	if done {
+		c.srv.endTx()
+	}
 }
 
 // dataDone marks Data as returned: the transaction ends with the next write.

@@ -68,6 +68,7 @@ func (s *session) isTLS() bool {
 
 // Reset discards the transaction (RSET, EHLO again, after DATA).
 func (s *session) Reset() {
+	s.conn.abortTx()
 	s.id, s.from, s.utf8 = "", "", false
 	s.rcpts, s.local, s.seen, s.remote = nil, nil, nil, nil
 }
@@ -114,8 +115,11 @@ func (s *session) owns(addr string) bool {
 	if s.acct == nil {
 		return false
 	}
-	norm, err := store.NormalizeAddress(addr)
-	return err == nil && norm == s.acct.Address
+	owned, err := s.srv.st.Owns(s.ctx, s.acct, addr)
+	if err != nil {
+		s.log.Error("sender ownership lookup", "addr", addr, "err", err)
+	}
+	return owned
 }
 
 // Rcpt adds a recipient: local ones must exist; remote ones are relayed
@@ -141,11 +145,15 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 			s.reject("rcpt", errNoOutbound, "from", s.from, "to", addr)
 			return errNoOutbound
 		}
+		if !s.conn.beginTx() {
+			return errShuttingDown
+		}
 		s.remote = append(s.remote, to)
 		s.rcpts = append(s.rcpts, addr)
 		return nil
 	}
-	acct, err := s.srv.st.Account(s.ctx, addr)
+	// Accounts, then aliases, then the domain's catch-all.
+	acct, err := s.srv.st.ResolveRecipient(s.ctx, addr)
 	if errors.Is(err, store.ErrNotFound) {
 		s.reject("rcpt", errNoSuchUser, "from", s.from, "to", addr)
 		return errNoSuchUser
@@ -153,6 +161,9 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if err != nil {
 		s.log.Error("rcpt: account lookup", "to", addr, "err", err)
 		return errTemporary
+	}
+	if !s.conn.beginTx() {
+		return errShuttingDown
 	}
 	if s.seen == nil {
 		s.seen = map[uint64]bool{}
@@ -217,6 +228,9 @@ func (s *session) Data(r io.Reader) error {
 			s.reject("data", rerr, "id", s.id, "from", s.from, "auth", judged.Summary)
 			return rerr
 		}
+		if judged.Message != nil {
+			data = judged.Message
+		}
 	case s.submission() && s.srv.cfg.Signer != nil:
 		signed, err := s.srv.cfg.Signer.Sign(s.ctx, data)
 		if err != nil {
@@ -246,17 +260,31 @@ func (s *session) Data(r io.Reader) error {
 	msg = append(append(append(msg, judged.Headers...), hdr...), data...)
 
 	if len(s.local) > 0 {
-		to := make([]store.Delivery, len(s.local))
-		for i, id := range s.local {
+		// One stored file per distinct copy: accounts whose copies differ
+		// only by mailbox share it.
+		copies := map[string][]store.Delivery{}
+		var order []string
+		for _, id := range s.local {
 			mailbox := judged.Mailbox[id]
 			if mailbox == "" {
 				mailbox = "INBOX"
 			}
-			to[i] = store.Delivery{Account: id, Mailbox: mailbox}
+			extra := judged.AccountHeaders[id]
+			if _, ok := copies[extra]; !ok {
+				order = append(order, extra)
+			}
+			copies[extra] = append(copies[extra], store.Delivery{Account: id, Mailbox: mailbox})
 		}
-		if _, err := s.srv.st.Deliver(s.ctx, msg, now, to...); err != nil {
-			s.log.Error("deliver failed", "id", s.id, "from", s.from, "err", err)
-			return errTemporary
+		for _, extra := range order {
+			m := msg
+			if extra != "" {
+				m = make([]byte, 0, len(extra)+len(msg))
+				m = append(append(m, extra...), msg...)
+			}
+			if _, err := s.srv.st.Deliver(s.ctx, m, now, copies[extra]...); err != nil {
+				s.log.Error("deliver failed", "id", s.id, "from", s.from, "err", err)
+				return errTemporary
+			}
 		}
 	}
 	if len(s.remote) > 0 {

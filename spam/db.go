@@ -34,6 +34,8 @@ type DB struct {
 	nspam uint64
 	nham  uint64
 	toks  map[string]counts
+	// lessons: see Learn; id → spam
+	lessons map[string]bool
 }
 
 // counts is a token's message counts.

@@ -84,6 +84,9 @@ func remoteAdmin(conn net.Conn, args []string, stdin io.Reader, stdout, stderr i
 }
 
 func wantsStdin(args []string) bool {
+	if joinWords(args, 2) == "spam classify" {
+		return true
+	}
 	for _, a := range args {
 		if a == "--password-stdin" || a == "-password-stdin" {
 			return true

@@ -31,6 +31,9 @@ Usage:
   frontdesk check spf --ip IP --helo NAME --from ADDR [--dns ADDR]
   frontdesk dkim verify [--dns ADDR] < message
   frontdesk queue list|retry ID|drop ID
+  frontdesk spam train --ham DIR --spam DIR
+  frontdesk spam classify < message            # prints: spam|unsure|ham SCORE
+  frontdesk spam eval --ham DIR --spam DIR [--folds 10] [--corpus-artefacts]
   frontdesk bench --user ADDR --password PW [--smtp ADDR] [--imap ADDR] [--messages N] [--concurrency C]
 
 Every subcommand takes --data DIR (default ./data). With no config file,
@@ -63,6 +66,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = bench(ctx, args[1:], stdout)
 	case "check":
 		err = checkCmd(ctx, args[1:], stdout, stderr)
+	case "spam":
+		if len(args) > 1 && args[1] == "eval" {
+			err = spamEval(args[2:], stdout, stderr)
+			break
+		}
+		if _, ok := lookupAdmin(args); !ok {
+			fmt.Fprintf(stderr, "frontdesk: unknown command %q\n\n%s", joinWords(args, 2), usage)
+			return 2
+		}
+		return runAdmin(ctx, args, stdin, stdout, stderr)
 	case "dkim":
 		if len(args) > 1 && args[1] == "verify" {
 			err = dkimVerify(ctx, args[2:], stdin, stdout, stderr)

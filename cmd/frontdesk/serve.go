@@ -23,6 +23,7 @@ import (
 	"frontdesk/mailauth"
 	"frontdesk/queue"
 	"frontdesk/smtpd"
+	"frontdesk/spam"
 	"frontdesk/store"
 )
 
@@ -124,14 +125,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer q.Close()
-	svc := &services{dataDir: cfg.Data, queue: q, keys: keys, dns: cfg.DNS}
+	filter, err := spam.OpenFilter(filepath.Join(cfg.Data, "spam"), spam.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	defer filter.Close()
+	svc := &services{dataDir: cfg.Data, queue: q, keys: keys, spam: filter, dns: cfg.DNS}
 
 	auth := authn.New(st)
 	mx := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.MX, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
-		Judge: judge{auth: mailauth.New(resolver, cfg.Hostname)}})
+		Judge: judge{auth: mailauth.New(resolver, cfg.Hostname), spam: filter, log: log.With("service", "smtp")}})
 	sub := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.Submission, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
 		Signer: signer{keys: keys}, Outbound: outbound{q: q}})
-	imap := imapd.New(st, auth, imapd.Config{TLS: tlsConf, MaxAppendSize: cfg.MaxMessageSize, Logger: log.With("service", "imap")})
+	imap := imapd.New(st, auth, imapd.Config{TLS: tlsConf, MaxAppendSize: cfg.MaxMessageSize, Logger: log.With("service", "imap"),
+		Learner: learner{st: st, spam: filter, log: log.With("service", "spam")}})
+	// Web console, autoconfig, MTA-STS policy, /metrics (web.go).
+	console := newConsole(cfg, st, auth, resolver, keys, log)
 
 	type service struct {
 		name, addr string
@@ -143,6 +152,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		{"submissions", cfg.Listen.Submissions, sub.ServeTLS},
 		{"imap", cfg.Listen.IMAP, imap.Serve},
 		{"imaps", cfg.Listen.IMAPS, imap.ServeTLS},
+		{"http", cfg.Listen.HTTP, console.Serve},
 	}
 	var listeners []net.Listener
 	defer func() {
@@ -207,6 +217,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 		}()
 	}
+	sdwg.Add(1)
+	go func() {
+		defer sdwg.Done()
+		if err := console.Shutdown(sctx); err != nil {
+			log.Warn("web shutdown", "err", err)
+		}
+	}()
 	sdwg.Wait()
 	imap.Close()
 	for _, l := range listeners {

@@ -6,6 +6,7 @@ import (
 
 	"frontdesk/dkim"
 	"frontdesk/queue"
+	"frontdesk/spam"
 )
 
 // services are the parts besides the store that admin commands use. In
@@ -18,6 +19,7 @@ type services struct {
 	mu    sync.Mutex
 	queue *queue.Queue  // guarded by mu
 	keys  *dkim.Keyring // guarded by mu
+	spam  *spam.Filter  // guarded by mu
 	owned []func() error
 }
 
@@ -48,6 +50,21 @@ func (s *services) Keyring() (*dkim.Keyring, error) {
 		s.keys = k
 	}
 	return s.keys, nil
+}
+
+// Spam returns the spam filter.
+func (s *services) Spam() (*spam.Filter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spam == nil {
+		f, err := spam.OpenFilter(filepath.Join(s.dataDir, "spam"), spam.DefaultOptions())
+		if err != nil {
+			return nil, err
+		}
+		s.spam = f
+		s.owned = append(s.owned, f.Close)
+	}
+	return s.spam, nil
 }
 
 func (s *services) close() {

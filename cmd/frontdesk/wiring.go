@@ -2,32 +2,83 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 
 	"frontdesk/dkim"
 	"frontdesk/mailauth"
 	"frontdesk/queue"
 	"frontdesk/smtpd"
+	"frontdesk/spam"
+	"frontdesk/store"
 )
 
-// judge is the MX's Judge: SPF, DKIM and DMARC, acted on as DMARC says.
+// judge is the MX's Judge: SPF, DKIM and DMARC, acted on as DMARC says,
+// then the spam score of each recipient's copy.
 type judge struct {
 	auth *mailauth.Checker
+	spam *spam.Filter
+	log  *slog.Logger
 }
 
 func (j judge) Judge(ctx context.Context, in smtpd.JudgeInput) smtpd.Judgement {
 	r := j.auth.Check(ctx, mailauth.Input{IP: in.IP, Helo: in.Helo, MailFrom: in.MailFrom, Message: in.Message})
-	out := smtpd.Judgement{Headers: r.Header, Summary: r.String()}
+	out := smtpd.Judgement{Headers: r.Header, Summary: r.String(), Mailbox: map[uint64]string{}, AccountHeaders: map[uint64]string{}}
 	switch r.Action {
 	case mailauth.Reject:
 		out.Reject = true
 		out.Reason = "Message rejected by the DMARC policy of " + r.DMARC.FromDomain
+		return out
 	case mailauth.Junk:
-		out.Mailbox = map[uint64]string{}
 		for _, id := range in.Recipients {
 			out.Mailbox[id] = "Junk"
 		}
 	}
+	if j.spam == nil {
+		return out
+	}
+	out.Message = spam.StripHeaders(in.Message)
+	for _, id := range in.Recipients {
+		s, err := j.spam.Classify(id, out.Message)
+		if err != nil {
+			// Derived data may lag: a broken token database must not
+			// stop mail, so the copy is delivered unscored.
+			j.log.Error("spam score failed", "account", id, "err", err)
+			continue
+		}
+		out.AccountHeaders[id] = spam.Headers(s)
+		if s.Verdict == spam.VerdictSpam {
+			out.Mailbox[id] = "Junk"
+		}
+		out.Summary += fmt.Sprintf(" spam=%s/%.3f", s.Verdict, s.Score)
+	}
 	return out
+}
+
+// learner teaches the spam filter from what users file into or out of
+// Junk over IMAP.
+type learner struct {
+	st   *store.Store
+	spam *spam.Filter
+	log  *slog.Logger
+}
+
+func (l learner) Filed(ctx context.Context, account uint64, from, to *store.Mailbox, msgs []*store.Message) {
+	for _, m := range msgs {
+		data, err := l.st.ReadMessage(account, m)
+		if err != nil {
+			l.log.Error("spam learning: read message", "account", account, "err", err)
+			continue
+		}
+		learned, err := l.spam.LearnFiled(account, from.SpecialUse, to.SpecialUse, spam.StripHeaders(data))
+		if err != nil {
+			l.log.Error("spam learning failed", "account", account, "err", err)
+			continue
+		}
+		if learned {
+			l.log.Info("spam learned", "account", account, "from", from.Name, "to", to.Name, "uid", m.UID)
+		}
+	}
 }
 
 // signer signs submitted mail with the active keys of its From domain.
