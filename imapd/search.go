@@ -13,13 +13,14 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 
+	"frontdesk/search"
 	"frontdesk/store"
 )
 
 // Search answers SEARCH and UID SEARCH (RFC 9051 §6.4.4) with ESEARCH data
 // (RFC 4731). Flags, dates, sizes and sets come from metadata; header keys
-// read the header and TEXT/BODY scan the message, each file at most once
-// per search. (DESIGN.md moves TEXT/BODY to the index once it exists.)
+// read the header; TEXT and BODY are narrowed by the index (Config.Index)
+// and verified on the decoded text, each file read at most once per search.
 func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
 	v := s.sel
 	if v == nil {
@@ -38,10 +39,14 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	if err != nil {
 		return nil, s.mapErr(err, false)
 	}
+	allow := s.narrow(ctx, v.id, criteria)
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
 	var uids imap.UIDSet
 	for _, m := range msgs {
+		if allow != nil && !allow[m.UID] {
+			continue
+		}
 		i, ok := v.find(m.UID)
 		if !ok {
 			continue
@@ -130,6 +135,8 @@ type candidate struct {
 	data   []byte // whole message, once read
 	loaded bool
 	header *mail.Header
+	doc    *search.Doc // decoded text, for TEXT and BODY
+	folds  map[search.Field]string
 }
 
 func (c *candidate) bytes() []byte {
@@ -213,24 +220,16 @@ func (c *candidate) match(cr *imap.SearchCriteria) bool {
 		}
 	}
 	for _, text := range cr.Text {
-		if !matchEntity(c.entity(), text, true) {
+		if !c.matchText(search.FieldText, text) {
 			return false
 		}
 	}
 	for _, body := range cr.Body {
-		if !matchEntity(c.entity(), body, false) {
+		if !c.matchText(search.FieldBody, body) {
 			return false
 		}
 	}
 	return true
-}
-
-func (c *candidate) entity() *gomessage.Entity {
-	e, _ := gomessage.Read(bytes.NewReader(c.bytes()))
-	if e == nil {
-		e, _ = gomessage.New(gomessage.Header{}, bytes.NewReader(nil))
-	}
-	return e
 }
 
 // matchDate compares dates only, ignoring time and zone (RFC 9051 §6.4.4).
@@ -260,47 +259,6 @@ func matchFields(fields gomessage.HeaderFields, pattern string) bool {
 		}
 	}
 	return false
-}
-
-// matchEntity looks for pattern in the decoded text parts (and, for TEXT,
-// the headers) of a message, case-insensitively.
-func matchEntity(e *gomessage.Entity, pattern string, withHeader bool) bool {
-	return matchEntityDepth(e, strings.ToLower(pattern), withHeader, 0)
-}
-
-func matchEntityDepth(e *gomessage.Entity, pattern string, withHeader bool, depth int) bool {
-	if pattern == "" {
-		return true
-	}
-	if depth > 20 { // nesting bomb
-		return false
-	}
-	if withHeader && matchFields(e.Header.Fields(), pattern) {
-		return true
-	}
-	if mr := e.MultipartReader(); mr != nil {
-		for {
-			part, err := mr.NextPart()
-			if err != nil {
-				return false
-			}
-			if matchEntityDepth(part, pattern, withHeader, depth+1) {
-				return true
-			}
-		}
-	}
-	t, _, err := e.Header.ContentType()
-	if err != nil {
-		t = "text/plain"
-	}
-	if !strings.HasPrefix(t, "text/") && !strings.HasPrefix(t, "message/") {
-		return false
-	}
-	buf, err := io.ReadAll(io.LimitReader(e.Body, 64<<20))
-	if err != nil && len(buf) == 0 {
-		return false
-	}
-	return bytes.Contains(bytes.ToLower(buf), []byte(pattern))
 }
 
 // Store answers STORE (RFC 9051 §6.4.6). The new flags are sent unless

@@ -42,6 +42,8 @@ type Config struct {
 	// Learner learns from messages users file into or out of Junk; nil
 	// learns nothing.
 	Learner Learner
+	// Index narrows SEARCH TEXT and BODY; nil checks every message.
+	Index TextIndex
 }
 
 const defaultMaxAppendSize = 50 << 20

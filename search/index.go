@@ -362,6 +362,10 @@ func (ix *Index) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-ix.sub.C():
+			// Index in big batches, after the burst: a batch per message
+			// costs far more (segments, merges), and indexing competes
+			// with delivery for the CPU. A Sync cuts the wait short.
+			done = ix.settle(ctx)
 		case done = <-ix.syncReq:
 		case <-retry.C:
 			if err := ix.catchUp(ctx); err != nil {
@@ -385,6 +389,37 @@ func (ix *Index) Run(ctx context.Context) error {
 		}
 		if done != nil {
 			close(done)
+		}
+	}
+}
+
+// Settling: after a change, wait for settleQuiet without changes, but no
+// longer than settleMax, before indexing. The lag is what "derived data can
+// lag" allows; SEARCH never sees it, since it calls Sync.
+const (
+	settleQuiet = 300 * time.Millisecond
+	settleMax   = 5 * time.Second
+)
+
+// settle waits for a burst of changes to end, a Sync request (returned),
+// or ctx.
+func (ix *Index) settle(ctx context.Context) chan struct{} {
+	limit := time.NewTimer(settleMax)
+	defer limit.Stop()
+	quiet := time.NewTimer(settleQuiet)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case done := <-ix.syncReq:
+			return done
+		case <-limit.C:
+			return nil
+		case <-quiet.C:
+			return nil
+		case <-ix.sub.C():
+			quiet.Reset(settleQuiet)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -22,10 +23,14 @@ import (
 	"frontdesk/imapd"
 	"frontdesk/mailauth"
 	"frontdesk/queue"
+	"frontdesk/search"
 	"frontdesk/smtpd"
 	"frontdesk/spam"
 	"frontdesk/store"
 )
+
+// cpuProfile is serve's --cpuprofile.
+var cpuProfile string
 
 // shutdownGrace is how long SIGTERM lets SMTP transactions in flight finish.
 const shutdownGrace = 30 * time.Second
@@ -44,6 +49,7 @@ func serveConfig(args []string, stderr io.Writer) (config.Config, error) {
 	dns := fs.String("dns", "", "DNS server for every lookup, host:port")
 	outPort := fs.Int("outbound-port", 0, "port of remote MX hosts (25 unless testing)")
 	hostname := fs.String("hostname", "", "this server's host name")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to FILE until shutdown (for measuring)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config.Config{}, err
@@ -89,6 +95,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 
 	st, err := store.Open(cfg.Data)
 	if err != nil {
@@ -137,8 +153,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Judge: judge{auth: mailauth.New(resolver, cfg.Hostname), spam: filter, log: log.With("service", "smtp")}})
 	sub := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.Submission, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
 		Signer: signer{keys: keys}, Outbound: outbound{q: q}})
+	// The index catches up with the store before serving: derived data
+	// may lag, never lie.
+	index, err := search.Open(filepath.Join(cfg.Data, "index"), st, log.With("service", "search"))
+	if err != nil {
+		return err
+	}
+	defer index.Close()
+	ictx, stopIndex := context.WithCancel(context.Background())
+	indexDone := make(chan struct{})
+	go func() {
+		defer close(indexDone)
+		if err := index.Run(ictx); err != nil {
+			log.Error("search index stopped", "err", err)
+		}
+	}()
+	defer func() { stopIndex(); <-indexDone }()
+
 	imap := imapd.New(st, auth, imapd.Config{TLS: tlsConf, MaxAppendSize: cfg.MaxMessageSize, Logger: log.With("service", "imap"),
-		Learner: learner{st: st, spam: filter, log: log.With("service", "spam")}})
+		Learner: learner{st: st, spam: filter, log: log.With("service", "spam")}, Index: index})
 	// Web console, autoconfig, MTA-STS policy, /metrics (web.go).
 	console := newConsole(cfg, st, auth, resolver, keys, log)
 
