@@ -31,6 +31,8 @@ type Config struct {
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`
 	Queue  Queue  `toml:"queue"`
+	// Telephony configures the SIP hotline (see Telephony).
+	Telephony Telephony `toml:"telephony"`
 }
 
 // Queue tunes outbound delivery.
@@ -140,6 +142,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OutboundPort <= 0 || c.OutboundPort > 65535 {
 		errs = append(errs, fmt.Errorf("outbound_port: %d is not a port", c.OutboundPort))
+	}
+	if err := c.Telephony.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		errs = append(errs, errors.New("tls: cert and key go together"))

@@ -54,3 +54,39 @@ func TestDeployConfig(t *testing.T) {
 		t.Errorf("deploy config = %+v", c)
 	}
 }
+
+func TestTelephonyConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.toml")
+	os.WriteFile(path, []byte(`
+[[telephony.queue]]
+name = "support"
+max_wait = { vip = "30s", new = "5m" }
+[[telephony.queue]]
+name = "sales"
+
+[[telephony.hotline]]
+number = "200"
+[telephony.hotline.menu]
+prompts = ["greeting", "menu"]
+digit_timeout = "4s"
+fallback = { action = "voicemail" }
+[telephony.hotline.menu.options]
+"1" = { action = "queue", queue = "sales" }
+"2" = { action = "submenu", menu = { prompts = ["menu"], options = { "1" = { action = "queue", queue = "support" } } } }
+`), 0o600)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Telephony.Hotlines[0]
+	if h.Number != "200" || h.Menu.DigitTimeout.Seconds() != 4 || h.Menu.Options["2"].Menu.Options["1"].Queue != "support" {
+		t.Errorf("hotline = %+v", h)
+	}
+	if c.Telephony.Queues[0].MaxWait["new"].Minutes() != 5 {
+		t.Errorf("queues = %+v", c.Telephony.Queues)
+	}
+	os.WriteFile(path, []byte("[[telephony.hotline]]\nnumber = \"1\"\n[telephony.hotline.menu]\noptions = { \"1\" = { action = \"queue\", queue = \"nope\" } }\n[[telephony.queue]]\nname = \"a\"\n"), 0o600)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("unknown queue in a menu: err = %v", err)
+	}
+}

@@ -88,7 +88,7 @@ func wantsStdin(args []string) bool {
 		return true
 	}
 	for _, a := range args {
-		if a == "--password-stdin" || a == "-password-stdin" {
+		if strings.HasPrefix(a, "-") && strings.HasSuffix(a, "password-stdin") {
 			return true
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"frontdesk/smtpd"
 	"frontdesk/spam"
 	"frontdesk/store"
+	"frontdesk/telephony"
 )
 
 // cpuProfile is serve's --cpuprofile.
@@ -223,6 +224,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}()
 	defer func() { stopQueue(); <-queueDone }()
+
+	if cfg.Listen.SIP != "" {
+		tc, err := telephonyConfig(cfg, st, log.With("service", "sip"))
+		if err != nil {
+			return err
+		}
+		tel, err := telephony.New(tc)
+		if err != nil {
+			return err
+		}
+		defer tel.Close()
+		if err := tel.Start(ctx); err != nil {
+			return fmt.Errorf("sip: %w", err)
+		}
+		udp, tcp := tel.Addr()
+		log.Info("listening", "service", "sip", "addr", udp, "tcp", tcp)
+		svc.tel = tel
+	}
 
 	ctl, err := listenControl(cfg.Data, st, svc, log.With("service", "control"))
 	if err != nil {

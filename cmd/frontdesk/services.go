@@ -7,6 +7,7 @@ import (
 	"frontdesk/dkim"
 	"frontdesk/queue"
 	"frontdesk/spam"
+	"frontdesk/telephony"
 )
 
 // services are the parts besides the store that admin commands use. In
@@ -17,9 +18,10 @@ type services struct {
 	dns     string // the server's --dns, used when a command gives none
 
 	mu    sync.Mutex
-	queue *queue.Queue  // guarded by mu
-	keys  *dkim.Keyring // guarded by mu
-	spam  *spam.Filter  // guarded by mu
+	queue *queue.Queue      // guarded by mu
+	keys  *dkim.Keyring     // guarded by mu
+	spam  *spam.Filter      // guarded by mu
+	tel   *telephony.Server // guarded by mu
 	owned []func() error
 }
 
@@ -65,6 +67,22 @@ func (s *services) Spam() (*spam.Filter, error) {
 		s.owned = append(s.owned, f.Close)
 	}
 	return s.spam, nil
+}
+
+// Telephony returns the hotline: the running server's, or one opened on
+// the data directory (not listening) to read records and add agents.
+func (s *services) Telephony(e *adminEnv) (*telephony.Server, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tel == nil {
+		t, err := telephony.New(telephony.Config{DataDir: s.dataDir, Accounts: e.store})
+		if err != nil {
+			return nil, err
+		}
+		s.tel = t
+		s.owned = append(s.owned, t.Close)
+	}
+	return s.tel, nil
 }
 
 func (s *services) close() {
