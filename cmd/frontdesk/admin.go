@@ -29,14 +29,23 @@ type adminFunc func(ctx context.Context, e *adminEnv, args []string) error
 
 // adminCommands are keyed by their first two words.
 var adminCommands = map[string]adminFunc{
-	"domain add":     domainAdd,
-	"domain list":    domainList,
-	"domain records": domainRecords,
-	"domain check":   domainCheck,
-	"dkim rotate":    dkimRotate,
-	"user add":       userAdd,
-	"user list":      userList,
-	"user password":  userPassword,
+	"domain add":      domainAdd,
+	"domain list":     domainList,
+	"domain records":  domainRecords,
+	"domain check":    domainCheck,
+	"dkim rotate":     dkimRotate,
+	"user add":        userAdd,
+	"user list":       userList,
+	"user password":   userPassword,
+	"queue list":      queueList,
+	"queue retry":     queueRetry,
+	"queue drop":      queueDrop,
+	"spam train":      spamTrain,
+	"spam classify":   spamClassify,
+	"agent add":       agentAdd,
+	"calls list":      callsList,
+	"calls queues":    callsQueues,
+	"calls recording": callsRecording,
 }
 
 func lookupAdmin(args []string) (adminFunc, bool) {

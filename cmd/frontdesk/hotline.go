@@ -15,13 +15,6 @@ import (
 	"frontdesk/telephony"
 )
 
-func init() {
-	adminCommands["calls list"] = callsList
-	adminCommands["calls queues"] = callsQueues
-	adminCommands["agent add"] = agentAdd
-	adminCommands["calls recording"] = callsRecording
-}
-
 // telephonyConfig turns the [telephony] section into the hotline's config.
 func telephonyConfig(cfg config.Config, st *store.Store, log *slog.Logger) (telephony.Config, error) {
 	t := cfg.Telephony

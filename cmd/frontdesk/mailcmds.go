@@ -15,12 +15,6 @@ import (
 	"frontdesk/spf"
 )
 
-func init() {
-	adminCommands["queue list"] = queueList
-	adminCommands["queue retry"] = queueRetry
-	adminCommands["queue drop"] = queueDrop
-}
-
 func queueList(ctx context.Context, e *adminEnv, args []string) error {
 	q, err := e.svc.Queue(e)
 	if err != nil {

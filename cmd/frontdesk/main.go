@@ -17,27 +17,41 @@ import (
 	"syscall"
 )
 
-const usage = `Frontdesk: mail for your own domains, in one binary.
+const usage = `Frontdesk: mail and a hotline for your own domains, in one binary.
 
 Usage:
   frontdesk serve [--config FILE] [--data DIR] [--smtp ADDR] [--submission ADDR]
-                  [--imap ADDR] [--http ADDR] [--sip ADDR] [--dns ADDR]
-                  [--outbound-port PORT] [--hostname NAME]
-  frontdesk domain add DOMAIN
+                  [--imap ADDR] [--imaps ADDR] [--http ADDR] [--sip ADDR] [--dns ADDR]
+                  [--outbound-port PORT] [--hostname NAME] [--cpuprofile FILE]
+
+  frontdesk domain add DOMAIN                    # makes DKIM keys, prints the records to publish
   frontdesk domain list
+  frontdesk domain records DOMAIN [--zone]       # --zone: BIND zone-file lines
+  frontdesk domain check DOMAIN [--dns ADDR]     # exit 0 only when every required record is right
+  frontdesk dkim rotate DOMAIN                   # new selectors published beside the old
+  frontdesk dkim verify [--dns ADDR] < message
+  frontdesk check spf --ip IP --helo NAME --from ADDR [--dns ADDR]
+
   frontdesk user add ADDRESS [--password-stdin] [--role admin|supervisor|agent|user]
   frontdesk user list
   frontdesk user password ADDRESS [--password-stdin]
-  frontdesk check spf --ip IP --helo NAME --from ADDR [--dns ADDR]
-  frontdesk dkim verify [--dns ADDR] < message
-  frontdesk queue list|retry ID|drop ID
+
+  frontdesk queue list | queue retry ID | queue drop ID
+
   frontdesk spam train --ham DIR --spam DIR
-  frontdesk spam classify < message            # prints: spam|unsure|ham SCORE
+  frontdesk spam classify < message              # prints: spam|unsure|ham SCORE
   frontdesk spam eval --ham DIR --spam DIR [--folds 10] [--corpus-artefacts]
+
+  frontdesk agent add ADDRESS --skills support,sales [--sip-password-stdin]
+  frontdesk calls list                           # call records, newest last
+  frontdesk calls queues                         # who waits, which agent is free
+  frontdesk calls recording ID > call.wav
+
   frontdesk bench --user ADDR --password PW [--smtp ADDR] [--imap ADDR] [--messages N] [--concurrency C]
 
 Every subcommand takes --data DIR (default ./data). With no config file,
-serve listens on loopback: SMTP 2525, submission 2587, IMAP 2143.
+serve listens on loopback: SMTP 2525, submission 2587, IMAP 2143,
+HTTP 8080, SIP 5060.
 `
 
 // errUsage marks a command line that is wrong; it exits 2.

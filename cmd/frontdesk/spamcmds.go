@@ -13,11 +13,6 @@ import (
 	"frontdesk/spam"
 )
 
-func init() {
-	adminCommands["spam train"] = spamTrain
-	adminCommands["spam classify"] = spamClassify
-}
-
 // corpusFiles lists the regular files under dir, sorted.
 func corpusFiles(dir string) ([]string, error) {
 	var files []string
