@@ -30,6 +30,7 @@ type Config struct {
 
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`
+	ACME   ACME   `toml:"acme"`
 	Queue  Queue  `toml:"queue"`
 	// Telephony configures the SIP hotline (see Telephony).
 	Telephony Telephony `toml:"telephony"`
@@ -77,7 +78,8 @@ type Listen struct {
 	Submissions string `toml:"submissions"` // implicit-TLS submission. Default off; production :465.
 	IMAP        string `toml:"imap"`        // Default 127.0.0.1:2143; production :143.
 	IMAPS       string `toml:"imaps"`       // implicit-TLS IMAP. Default off; production :993.
-	HTTP        string `toml:"http"`        // web console. Default 127.0.0.1:8080.
+	HTTP        string `toml:"http"`        // web console. Default 127.0.0.1:8080; production :80.
+	HTTPS       string `toml:"https"`       // web console over TLS. Default off; production :443.
 	SIP         string `toml:"sip"`         // SIP (UDP and TCP). Default 127.0.0.1:5060.
 }
 
@@ -86,6 +88,23 @@ type Listen struct {
 type TLS struct {
 	Cert string `toml:"cert"`
 	Key  string `toml:"key"`
+}
+
+// ACME gets certificates from a CA (RFC 8555) for SMTP STARTTLS, IMAPS
+// and HTTPS; it is on when Hosts is set, and needs port 80 (listen.http)
+// reachable for the HTTP-01 challenge or port 443 (listen.https) for
+// TLS-ALPN-01.
+type ACME struct {
+	// Directory is the CA's directory URL. Default: Let's Encrypt.
+	Directory string `toml:"directory"`
+	// Email is the contact the CA writes to about the certificates.
+	Email string `toml:"email"`
+	// Hosts are the names to certify: the mail host first, then the web
+	// host and mta-sts.DOMAIN for each domain.
+	Hosts []string `toml:"hosts"`
+	// CA is a PEM file of extra roots to trust when talking to the CA
+	// (a private CA). Default: the system's.
+	CA string `toml:"ca"`
 }
 
 // Defaults returns the configuration of a fresh install: loopback only.
@@ -128,7 +147,8 @@ func (c *Config) Validate() error {
 	var errs []error
 	for name, addr := range map[string]string{
 		"listen.smtp": c.Listen.SMTP, "listen.submission": c.Listen.Submission, "listen.submissions": c.Listen.Submissions,
-		"listen.imap": c.Listen.IMAP, "listen.imaps": c.Listen.IMAPS, "listen.http": c.Listen.HTTP, "listen.sip": c.Listen.SIP, "dns": c.DNS,
+		"listen.imap": c.Listen.IMAP, "listen.imaps": c.Listen.IMAPS, "listen.http": c.Listen.HTTP, "listen.https": c.Listen.HTTPS,
+		"listen.sip": c.Listen.SIP, "dns": c.DNS,
 	} {
 		if addr == "" {
 			continue
@@ -145,6 +165,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Telephony.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if len(c.ACME.Hosts) > 0 && c.TLS.Cert != "" {
+		errs = append(errs, errors.New("acme and tls.cert exclude each other: choose one source of certificates"))
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		errs = append(errs, errors.New("tls: cert and key go together"))

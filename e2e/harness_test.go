@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -236,3 +237,5 @@ func bodyBelowTrace(msg []byte) []byte {
 		return msg
 	}
 }
+
+func dialer() *net.Dialer { return &net.Dialer{Timeout: 30 * time.Second} }

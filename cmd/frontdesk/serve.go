@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -46,6 +47,7 @@ func serveConfig(args []string, stderr io.Writer) (config.Config, error) {
 	imapAddr := fs.String("imap", "", "IMAP address")
 	imapsAddr := fs.String("imaps", "", "IMAP address with implicit TLS")
 	httpAddr := fs.String("http", "", "web console address")
+	httpsAddr := fs.String("https", "", "web console address with TLS")
 	sipAddr := fs.String("sip", "", "SIP address (UDP and TCP)")
 	dns := fs.String("dns", "", "DNS server for every lookup, host:port")
 	outPort := fs.Int("outbound-port", 0, "port of remote MX hosts (25 unless testing)")
@@ -78,6 +80,7 @@ func serveConfig(args []string, stderr io.Writer) (config.Config, error) {
 	set(&cfg.Listen.IMAP, *imapAddr)
 	set(&cfg.Listen.IMAPS, *imapsAddr)
 	set(&cfg.Listen.HTTP, *httpAddr)
+	set(&cfg.Listen.HTTPS, *httpsAddr)
 	set(&cfg.Listen.SIP, *sipAddr)
 	set(&cfg.DNS, *dns)
 	set(&cfg.Hostname, *hostname)
@@ -117,9 +120,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	var tlsConf *tls.Config
-	if cfg.TLS.Cert != "" {
+	var acmeHTTP http.Handler // HTTP-01 challenges, when ACME is on
+	switch {
+	case len(cfg.ACME.Hosts) > 0:
+		tlsConf, acmeHTTP, err = acmeTLS(cfg)
+	case cfg.TLS.Cert != "":
 		tlsConf, err = certs.Files(cfg.TLS.Cert, cfg.TLS.Key)
-	} else {
+	default:
 		tlsConf, err = certs.SelfSigned(filepath.Join(cfg.Data, "tls"), []string{cfg.Hostname, "localhost", "127.0.0.1"})
 	}
 	if err != nil {
@@ -175,6 +182,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Learner: learner{st: st, spam: filter, log: log.With("service", "spam")}, Index: index})
 	// Web console, autoconfig, MTA-STS policy, /metrics (web.go).
 	console := newConsole(cfg, st, auth, resolver, keys, log)
+	webs := &webServers{console: console, log: log.With("service", "web")}
+	httpServe := console.Serve
+	if acmeHTTP != nil {
+		// Port 80 answers the CA's challenges and sends people to HTTPS;
+		// the console's background work runs on its own.
+		httpServe = func(l net.Listener) error { return webs.serveACME(l, acmeHTTP) }
+	}
 
 	type service struct {
 		name, addr string
@@ -186,7 +200,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		{"submissions", cfg.Listen.Submissions, sub.ServeTLS},
 		{"imap", cfg.Listen.IMAP, imap.Serve},
 		{"imaps", cfg.Listen.IMAPS, imap.ServeTLS},
-		{"http", cfg.Listen.HTTP, console.Serve},
+		{"http", cfg.Listen.HTTP, httpServe},
+		{"https", cfg.Listen.HTTPS, func(l net.Listener) error { return webs.serveTLS(l, tlsConf) }},
 	}
 	var listeners []net.Listener
 	defer func() {
@@ -272,6 +287,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	sdwg.Add(1)
 	go func() {
 		defer sdwg.Done()
+		webs.shutdown(sctx)
 		if err := console.Shutdown(sctx); err != nil {
 			log.Warn("web shutdown", "err", err)
 		}

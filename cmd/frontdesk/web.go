@@ -1,11 +1,22 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
+	"sync"
+	"time"
 
 	"frontdesk/authn"
+	"frontdesk/certs"
 	"frontdesk/config"
 	"frontdesk/dkim"
 	"frontdesk/dnscheck"
@@ -43,4 +54,85 @@ func listenPort(addr string) int {
 		return -1
 	}
 	return n
+}
+
+// webServers runs the console on HTTPS, and on port 80 behind the ACME
+// challenge handler, beside console.Serve for plain HTTP.
+type webServers struct {
+	console *web.Server
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	servers []*http.Server // guarded by mu
+	cancel  context.CancelFunc
+}
+
+func (w *webServers) start(h http.Handler) *http.Server {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(w.log.Handler(), slog.LevelWarn)}
+	w.mu.Lock()
+	w.servers = append(w.servers, hs)
+	w.mu.Unlock()
+	return hs
+}
+
+// serveTLS serves the console over HTTPS with the mail services' certificates.
+func (w *webServers) serveTLS(l net.Listener, conf *tls.Config) error {
+	conf = conf.Clone()
+	conf.NextProtos = append([]string{"h2", "http/1.1"}, conf.NextProtos...)
+	err := w.start(w.console).Serve(tls.NewListener(l, conf))
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// serveACME answers ACME HTTP-01 challenges on l; everything else is
+// redirected to HTTPS by the handler. The console's background work
+// (DNS re-checks, session expiry) runs here, since console.Serve does not.
+func (w *webServers) serveACME(l net.Listener, h http.Handler) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	w.mu.Lock()
+	w.cancel = cancel
+	w.mu.Unlock()
+	go w.console.Run(ctx)
+	err := w.start(h).Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func (w *webServers) shutdown(ctx context.Context) {
+	w.mu.Lock()
+	servers, cancel := w.servers, w.cancel
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	for _, hs := range servers {
+		hs.Shutdown(ctx)
+	}
+}
+
+// acmeTLS gets certificates from the configured CA.
+func acmeTLS(cfg config.Config) (*tls.Config, http.Handler, error) {
+	ac := certs.ACMEConfig{DirectoryURL: cfg.ACME.Directory, Email: cfg.ACME.Email, Hosts: cfg.ACME.Hosts,
+		CacheDir: filepath.Join(cfg.Data, "tls", "acme")}
+	if cfg.ACME.CA != "" {
+		pem, err := os.ReadFile(cfg.ACME.CA)
+		if err != nil {
+			return nil, nil, fmt.Errorf("acme.ca: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("acme.ca: no certificate in %s", cfg.ACME.CA)
+		}
+		ac.HTTPClient = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	}
+	return certs.ACME(ac)
 }
