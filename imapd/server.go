@@ -173,6 +173,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 			return fmt.Errorf("imapd: accept: %w", err)
 		}
 		delay = 0
+		c = newCoalescingConn(c)
 		if implicitTLS {
 			c = tls.Server(c, s.cfg.TLS)
 		}
