@@ -90,6 +90,17 @@ func (d *Doc) Field(f Field) string {
 // and ς, or K and the Kelvin sign, meet). It keeps the number of runes, so
 // a substring of s folds to a substring of Fold(s).
 func Fold(s string) string {
+	// Most mail is ASCII: fold it a byte at a time.
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(s)
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {

@@ -21,6 +21,20 @@ const corpusDir = "/work/shared/data/spam"
 // positive for ham. recallFloor is what the current tokenizer reaches with
 // zero false positives (about 94.6 %); the test guards that and logs the gap
 // to recallTarget rather than failing CI on a known shortfall.
+//
+// The gap comes from a few hams, not from tuning. The worst is a Ryanair
+// phone-card advert (easy-ham 00067), and close behind it are a sweepstakes
+// prize notice (hard-ham 00002) and a Motley Fool newsletter (hard-ham
+// 00001). Each is the only mail from its sender in the corpus and reads like
+// spam. Recall at zero false positives is the number of spams that score
+// above the worst of these hams. Sweeps of S, X, MinDeviation, MaxClues and
+// the thresholds, class-balanced Robinson n, body bigrams and per-part
+// transfer-encoding tokens all stayed at or below 473/500 (10-fold) and
+// 470/500 (5-fold) with zero false positives. The settings that catch 97 %
+// (e.g. class-balanced n, S=1, MinDeviation 0.1, SpamThreshold 0.8: 489/500)
+// junk those three hams: 0.11 % FPR, within fprTarget but worse than
+// bogofilter's 0. Learning the corpus artefacts (Options.Ignore = nil) does
+// not raise the zero-FP ceiling either.
 const (
 	fprTarget    = 0.003
 	recallTarget = 0.97

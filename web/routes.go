@@ -57,6 +57,7 @@ func (s *Server) routes() {
 		{"GET /me/client", store.RoleUser, s.myClient},
 		{"POST /me/password", store.RoleUser, s.myPassword},
 		{"GET /api/me", store.RoleUser, s.apiMe},
+		{"GET /search", store.RoleUser, s.searchPage},
 
 		// Administration: domains, users, addresses.
 		{"GET /domains", store.RoleAdmin, s.domainList},

@@ -84,6 +84,10 @@ type Config struct {
 	BaseURL string
 	// Logger receives the server's log. Default: slog.Default().
 	Logger *slog.Logger
+	// Search is the full-text index behind the search page (search.go),
+	// normally the server's *search.Index. Default: none, and the page
+	// says search is unavailable.
+	Search Searcher
 }
 
 // Server is the web console and HTTP endpoints. It is an http.Handler.

@@ -181,7 +181,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	imap := imapd.New(st, auth, imapd.Config{TLS: tlsConf, MaxAppendSize: cfg.MaxMessageSize, Logger: log.With("service", "imap"),
 		Learner: learner{st: st, spam: filter, log: log.With("service", "spam")}, Index: index})
 	// Web console, autoconfig, MTA-STS policy, /metrics (web.go).
-	console := newConsole(cfg, st, auth, resolver, keys, log)
+	console := newConsole(cfg, st, auth, resolver, keys, index, log)
 	webs := &webServers{console: console, log: log.With("service", "web")}
 	httpServe := console.Serve
 	if acmeHTTP != nil {
