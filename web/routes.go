@@ -59,6 +59,10 @@ func (s *Server) routes() {
 		{"GET /api/me", store.RoleUser, s.apiMe},
 		{"GET /search", store.RoleUser, s.searchPage},
 
+		// Supervisors: the hotline's live queues and call records.
+		{"GET /calls", store.RoleSupervisor, s.callsPage},
+		{"GET /api/calls/queues", store.RoleSupervisor, s.apiQueues},
+
 		// Administration: domains, users, addresses.
 		{"GET /domains", store.RoleAdmin, s.domainList},
 		{"POST /domains", store.RoleAdmin, s.domainAdd},

@@ -88,6 +88,9 @@ type Config struct {
 	// normally the server's *search.Index. Default: none, and the page
 	// says search is unavailable.
 	Search Searcher
+	// Hotline shows the live queues and call records on /calls; nil when
+	// the hotline does not run.
+	Hotline Hotline
 }
 
 // Server is the web console and HTTP endpoints. It is an http.Handler.
@@ -312,6 +315,7 @@ func parsePages() map[string]*template.Template {
 		"stateLabel": stateLabel,
 		"join":       joinStrings,
 		"ago":        ago,
+		"dur":        func(d time.Duration) string { return d.Round(time.Second).String() },
 	}
 	// layout.html and the partials (_*.html) are shared by every page.
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html"))

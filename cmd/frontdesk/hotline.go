@@ -13,6 +13,7 @@ import (
 	"frontdesk/config"
 	"frontdesk/store"
 	"frontdesk/telephony"
+	"frontdesk/web"
 )
 
 // telephonyConfig turns the [telephony] section into the hotline's config.
@@ -173,4 +174,37 @@ func agentAdd(ctx context.Context, e *adminEnv, args []string) error {
 		fmt.Fprintf(e.stdout, "SIP password: %s\n", password)
 	}
 	return nil
+}
+
+// hotlineView shows the telephony server in the web console.
+type hotlineView struct {
+	tel *telephony.Server
+}
+
+func (h hotlineView) Queues() []web.QueueView {
+	var out []web.QueueView
+	for _, q := range h.tel.QueueState() {
+		v := web.QueueView{Name: q.Name}
+		for _, w := range q.Waiting {
+			v.Waiting = append(v.Waiting, web.WaitingCaller{Position: w.Position, Caller: w.Caller, Level: string(w.Level), Wait: w.Wait, Ringing: w.Ringing})
+		}
+		for _, a := range q.Agents {
+			v.Agents = append(v.Agents, web.AgentView{Address: a.Address, State: a.State, Registered: a.Registered})
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (h hotlineView) Calls(ctx context.Context) ([]web.CallView, error) {
+	calls, err := h.tel.Calls(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.CallView, len(calls))
+	for i, c := range calls {
+		out[i] = web.CallView{Start: c.Start, Caller: c.Caller, Dialled: c.Dialled, IVRPath: c.IVRPath, Queue: c.Queue,
+			Agent: c.Agent, Wait: c.Wait, Talk: c.Talk, Outcome: string(c.Outcome)}
+	}
+	return out, nil
 }

@@ -29,6 +29,7 @@ import (
 	"frontdesk/spam"
 	"frontdesk/store"
 	"frontdesk/telephony"
+	"frontdesk/web"
 )
 
 // cpuProfile is serve's --cpuprofile.
@@ -181,7 +182,27 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	imap := imapd.New(st, auth, imapd.Config{TLS: tlsConf, MaxAppendSize: cfg.MaxMessageSize, Logger: log.With("service", "imap"),
 		Learner: learner{st: st, spam: filter, log: log.With("service", "spam")}, Index: index})
 	// Web console, autoconfig, MTA-STS policy, /metrics (web.go).
-	console := newConsole(cfg, st, auth, resolver, keys, index, log)
+	var hotline web.Hotline
+	if cfg.Listen.SIP != "" {
+		tc, err := telephonyConfig(cfg, st, log.With("service", "sip"))
+		if err != nil {
+			return err
+		}
+		tel, err := telephony.New(tc)
+		if err != nil {
+			return err
+		}
+		defer tel.Close()
+		if err := tel.Start(ctx); err != nil {
+			return fmt.Errorf("sip: %w", err)
+		}
+		udp, tcp := tel.Addr()
+		log.Info("listening", "service", "sip", "addr", udp, "tcp", tcp)
+		svc.tel = tel
+		hotline = hotlineView{tel: tel}
+	}
+
+	console := newConsole(cfg, st, auth, resolver, keys, index, hotline, log)
 	webs := &webServers{console: console, log: log.With("service", "web")}
 	httpServe := console.Serve
 	if acmeHTTP != nil {
@@ -239,24 +260,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}()
 	defer func() { stopQueue(); <-queueDone }()
-
-	if cfg.Listen.SIP != "" {
-		tc, err := telephonyConfig(cfg, st, log.With("service", "sip"))
-		if err != nil {
-			return err
-		}
-		tel, err := telephony.New(tc)
-		if err != nil {
-			return err
-		}
-		defer tel.Close()
-		if err := tel.Start(ctx); err != nil {
-			return fmt.Errorf("sip: %w", err)
-		}
-		udp, tcp := tel.Addr()
-		log.Info("listening", "service", "sip", "addr", udp, "tcp", tcp)
-		svc.tel = tel
-	}
 
 	ctl, err := listenControl(cfg.Data, st, svc, log.With("service", "control"))
 	if err != nil {
