@@ -107,23 +107,10 @@ func (s *Store) Deliver(ctx context.Context, data []byte, date time.Time, to ...
 // relative to the account's message directory. The directory entry is
 // made durable by the committer before metadata refers to it.
 func (a *account) writeFile(data []byte) (string, error) {
-	for {
-		n := a.store.nextFile.Add(1)
-		rel := filepath.Join(strconv.FormatUint((n>>16)&0xff, 16), strconv.FormatUint(n, 36))
-		path := filepath.Join(a.dir, rel)
+	return a.newFile(func(path string) error {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrNotExist) {
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-				return "", err
-			}
-			syncDir(a.dir)
-			continue
-		}
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
 		if err != nil {
-			return "", fmt.Errorf("store: %w", err)
+			return err
 		}
 		_, err = f.Write(data)
 		if err == nil {
@@ -134,33 +121,38 @@ func (a *account) writeFile(data []byte) (string, error) {
 		}
 		if err != nil {
 			os.Remove(path)
-			return "", fmt.Errorf("store: write message: %w", err)
+			return fmt.Errorf("write message: %w", err)
 		}
-		return rel, nil
-	}
+		return nil
+	})
 }
 
 // linkFile gives an existing message file a second name in this account.
 func (a *account) linkFile(src string) (string, error) {
+	return a.newFile(func(path string) error { return os.Link(src, path) })
+}
+
+// newFile picks a fresh name and has create make the file there. create
+// must fail with ErrExist when the name is taken (a clock step backwards)
+// and with ErrNotExist when the shard directory is missing.
+func (a *account) newFile(create func(path string) error) (string, error) {
 	for {
 		n := a.store.nextFile.Add(1)
 		rel := filepath.Join(strconv.FormatUint((n>>16)&0xff, 16), strconv.FormatUint(n, 36))
 		path := filepath.Join(a.dir, rel)
-		err := os.Link(src, path)
-		if errors.Is(err, os.ErrNotExist) {
+		err := create(path)
+		switch {
+		case err == nil:
+			return rel, nil
+		case errors.Is(err, os.ErrNotExist):
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 				return "", err
 			}
 			syncDir(a.dir)
-			continue
+		case errors.Is(err, os.ErrExist):
+		default:
+			return "", fmt.Errorf("store: %w", err)
 		}
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("store: link message: %w", err)
-		}
-		return rel, nil
 	}
 }
 
