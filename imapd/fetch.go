@@ -3,9 +3,7 @@ package imapd
 import (
 	"bufio"
 	"bytes"
-	"container/list"
 	"io"
-	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -261,48 +259,4 @@ func (s *Server) envelope(acct uint64, m *store.Message) *imap.Envelope {
 type cacheKey struct {
 	acct uint64
 	file string
-}
-
-// headerCache is a bounded LRU of parsed envelopes.
-type headerCache struct {
-	max int
-	mu  sync.Mutex
-	ll  *list.List                 // guarded by mu; front is most recent
-	m   map[cacheKey]*list.Element // guarded by mu
-}
-
-type cacheEntry struct {
-	key cacheKey
-	env *imap.Envelope
-}
-
-func newHeaderCache(max int) *headerCache {
-	return &headerCache{max: max, ll: list.New(), m: map[cacheKey]*list.Element{}}
-}
-
-func (c *headerCache) get(k cacheKey) (*imap.Envelope, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[k]
-	if !ok {
-		return nil, false
-	}
-	c.ll.MoveToFront(e)
-	return e.Value.(*cacheEntry).env, true
-}
-
-func (c *headerCache) put(k cacheKey, env *imap.Envelope) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[k]; ok {
-		e.Value.(*cacheEntry).env = env
-		c.ll.MoveToFront(e)
-		return
-	}
-	c.m[k] = c.ll.PushFront(&cacheEntry{k, env})
-	for c.ll.Len() > c.max {
-		e := c.ll.Back()
-		c.ll.Remove(e)
-		delete(c.m, e.Value.(*cacheEntry).key)
-	}
 }

@@ -77,19 +77,35 @@ func (s *session) narrow(ctx context.Context, mailbox uint64, cr *imap.SearchCri
 	return allow
 }
 
-// folded returns the candidate's text in field f as the index sees it, folded.
+// searchText is a message's text as SEARCH TEXT and BODY compare it.
+type searchText struct {
+	text, body string // folded; text is the header, a newline and the body
+}
+
+func (t *searchText) size() int { return len(t.text) + len(t.body) }
+
+// textCacheBytes bounds the cache of decoded text: repeated searches of a
+// mailbox skip MIME decoding, the bulk of their cost.
+const textCacheBytes = 64 << 20
+
+// folded returns the candidate's text in field f as the index sees it,
+// folded.
 func (c *candidate) folded(f search.Field) string {
-	if c.doc == nil {
-		d := search.Extract(c.bytes())
-		c.doc = &d
-		c.folds = map[search.Field]string{}
+	if c.text == nil {
+		key := cacheKey{c.acct, c.m.File}
+		if t, ok := c.srv.texts.get(key); ok {
+			c.text = t
+		} else {
+			d := search.Extract(c.bytes())
+			body := search.Fold(d.Body)
+			c.text = &searchText{text: search.Fold(d.Header) + "\n" + body, body: body}
+			c.srv.texts.put(key, c.text)
+		}
 	}
-	v, ok := c.folds[f]
-	if !ok {
-		v = search.Fold(c.doc.Field(f))
-		c.folds[f] = v
+	if f == search.FieldBody {
+		return c.text.body
 	}
-	return v
+	return c.text.text
 }
 
 // matchText is SEARCH TEXT or BODY: a substring under search.Fold of the

@@ -135,8 +135,7 @@ type candidate struct {
 	data   []byte // whole message, once read
 	loaded bool
 	header *mail.Header
-	doc    *search.Doc // decoded text, for TEXT and BODY
-	folds  map[search.Field]string
+	text   *searchText // decoded text, for TEXT and BODY
 }
 
 func (c *candidate) bytes() []byte {

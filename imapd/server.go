@@ -54,7 +54,8 @@ type Server struct {
 	auth   *authn.Authenticator
 	cfg    Config
 	log    *slog.Logger
-	cache  *headerCache
+	cache  *lru[*imap.Envelope] // parsed envelopes, by message file
+	texts  *lru[*searchText]    // decoded, folded text for SEARCH TEXT/BODY
 	nextID atomic.Uint64
 
 	// loopback allows plain-text LOGIN; strict requires TLS first.
@@ -81,7 +82,8 @@ func New(st *store.Store, auth *authn.Authenticator, cfg Config) *Server {
 	}
 	s := &Server{
 		st: st, auth: auth, cfg: cfg, log: cfg.Logger,
-		cache:     newHeaderCache(20000),
+		cache:     newLRU(20000, func(*imap.Envelope) int { return 1 }),
+		texts:     newLRU(textCacheBytes, func(t *searchText) int { return t.size() }),
 		listeners: map[net.Listener]struct{}{},
 	}
 	s.loopbackCh = newChanListener()
