@@ -239,6 +239,14 @@ func (q *Queue) session(ctx context.Context, host, addr, from string, rcpts []st
 	// their name and unauthenticated encryption beats none. If the
 	// handshake fails, try again in clear text, as the sender would
 	// otherwise never get through to a host with broken TLS.
+	if c := q.takeIdle(addr); c != nil {
+		res, err := c.send(from, rcpts, data)
+		if err == nil {
+			return q.outcomes(host, c, res), func() { q.park(addr, c); release() }, nil
+		}
+		// The session went bad since its last message: start afresh.
+		c.close()
+	}
 	for _, tryTLS := range []bool{true, false} {
 		c, err := dialSMTP(ctx, addr, q.cfg.Timeout)
 		if err != nil {
@@ -264,21 +272,26 @@ func (q *Queue) session(ctx context.Context, host, addr, from string, rcpts []st
 			release()
 			return nil, nil, err
 		}
-		outs := make(map[string]outcome, len(res))
-		for _, r := range res {
-			o := outcome{reply: r.reply.Error(), host: host, tls: c.tls}
-			switch r.reply.code / 100 {
-			case 2:
-				o.result = resultDelivered
-			case 5:
-				o.result, o.status = resultFailed, r.reply.enhanced("5.0.0")
-			default:
-				o.result = resultDeferred
-			}
-			outs[r.addr] = o
-		}
-		return outs, func() { c.quit(); release() }, nil
+		return q.outcomes(host, c, res), func() { q.park(addr, c); release() }, nil
 	}
 	release() // not reached: the clear-text round always returns
 	return nil, nil, fmt.Errorf("no session with %s", addr)
+}
+
+// outcomes turns the replies of one transaction into per-recipient outcomes.
+func (q *Queue) outcomes(host string, c *smtpClient, res []rcptResult) map[string]outcome {
+	outs := make(map[string]outcome, len(res))
+	for _, r := range res {
+		o := outcome{reply: r.reply.Error(), host: host, tls: c.tls}
+		switch r.reply.code / 100 {
+		case 2:
+			o.result = resultDelivered
+		case 5:
+			o.result, o.status = resultFailed, r.reply.enhanced("5.0.0")
+		default:
+			o.result = resultDeferred
+		}
+		outs[r.addr] = o
+	}
+	return outs
 }

@@ -49,6 +49,7 @@ type mailServer struct {
 	rcptSeen  map[string]int // guarded by mu
 	inData    int            // guarded by mu
 	maxInData int            // guarded by mu
+	sessions  int            // guarded by mu: SMTP sessions begun
 }
 
 // startServer listens on ip:port (port 0: any) and serves until the test
@@ -61,6 +62,9 @@ func startServer(t testing.TB, ip string, port int, tlsConfig *tls.Config) *mail
 	}
 	s := &mailServer{addr: l.Addr().String(), port: l.Addr().(*net.TCPAddr).Port, rcptSeen: map[string]int{}}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		s.mu.Lock()
+		s.sessions++
+		s.mu.Unlock()
 		return &testSession{s: s, c: c}, nil
 	}))
 	s.srv.Domain = "mx.test"

@@ -176,6 +176,9 @@ type Queue struct {
 	hmu     sync.Mutex
 	hostSem map[string]chan struct{} // guarded by hmu
 
+	imu  sync.Mutex
+	idle map[string][]*idleSession // guarded by imu: sessions kept for reuse, by address; nil once closed
+
 	wake       chan struct{}
 	closing    context.Context
 	stopAll    context.CancelFunc
@@ -195,7 +198,7 @@ func Open(dir string, st *store.Store, r *dnscheck.Resolver, cfg Config) (*Queue
 	cfg = cfg.withDefaults()
 	q := &Queue{dir: dir, st: st, r: r, cfg: cfg, log: cfg.Logger,
 		due: map[jobKey]time.Time{}, running: map[jobKey]bool{}, perDomain: map[string]int{},
-		hostSem: map[string]chan struct{}{}, wake: make(chan struct{}, 1)}
+		hostSem: map[string]chan struct{}{}, idle: map[string][]*idleSession{}, wake: make(chan struct{}, 1)}
 	q.closing, q.stopAll = context.WithCancel(context.Background())
 	if err := q.openStorage(); err != nil {
 		q.stopAll()
@@ -213,6 +216,7 @@ func (q *Queue) Close() error {
 		q.mu.Unlock()
 		q.stopAll()
 		q.inflight.Wait()
+		q.closeIdle()
 		q.closeError = q.db.Close()
 	})
 	return q.closeError
