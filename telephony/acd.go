@@ -160,11 +160,15 @@ func (a *acd) next(now time.Time) []assignment {
 
 // ringFailed: the agent did not answer w (timeout, busy, error). The agent
 // is free again but not for w, and goes to the back of the idle order.
+// If w no longer holds the offer (the caller left and the agent was
+// released), the agent is left alone: they may be ringing for another
+// caller by now.
 func (a *acd) ringFailed(w *waiter, agent string, now time.Time) {
-	if w.offering == agent {
-		w.offering = ""
-	}
 	w.tried[agent] = true
+	if w.offering != agent {
+		return
+	}
+	w.offering = ""
 	if ag := a.agents[agent]; ag != nil && ag.state == StateRinging {
 		ag.state, ag.idleSince = StateAvailable, now
 	}
@@ -179,7 +183,8 @@ func (a *acd) answered(w *waiter, agent string) {
 }
 
 // release: a ring was abandoned because the caller left; the agent is
-// free, keeping their place in the idle order.
+// free, keeping their place in the idle order. The caller must then drop
+// its offer (waiter.offering), see ringFailed.
 func (a *acd) release(agent string) {
 	if ag := a.agents[agent]; ag != nil && ag.state == StateRinging {
 		ag.state = StateAvailable
@@ -187,9 +192,12 @@ func (a *acd) release(agent string) {
 }
 
 // hungUp: the agent's call ended; wrap-up, then available.
+// An agent who answered just as their caller left was released while
+// ringing and may already be ringing for another caller: that ring
+// decides their state, not this hang-up.
 func (a *acd) hungUp(agent string, wrap time.Duration, now time.Time) {
 	ag := a.agents[agent]
-	if ag == nil {
+	if ag == nil || ag.state == StateRinging {
 		return
 	}
 	if wrap > 0 {

@@ -84,9 +84,11 @@ func (s *Server) leaveQueue(w *waiter) bool {
 		s.acd.remove(w)
 		if w.offering != "" {
 			s.acd.release(w.offering)
+			w.offering = "" // the ring's failure must not touch the agent again
 		}
 		if cancel := s.rings[w]; cancel != nil {
 			cancel()
+			delete(s.rings, w)
 		}
 	}
 	s.mu.Unlock()
@@ -169,6 +171,15 @@ func (s *Server) ring(ctx context.Context, cancel context.CancelFunc, a assignme
 	}})
 	err = dlg.WaitAnswer(ctx, sipgoAnswer())
 	if err != nil {
+		if res := dlg.InviteResponse; res != nil && res.IsSuccess() {
+			// The agent's 200 crossed our CANCEL (RFC 3261 section 9.1):
+			// the dialog exists, so ACK it and hang it up (section 15).
+			bg, bgCancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := dlg.Ack(bg); err == nil {
+				dlg.Bye(bg)
+			}
+			bgCancel()
+		}
 		s.setHooks(callID, nil)
 		dlg.Close()
 		l.close()
