@@ -58,7 +58,13 @@ func parseTags(s string) map[string]string {
 // terms are separated by spaces, the others' by ";".
 func hasTag(record, name, value string) bool {
 	first := strings.TrimSpace(record)
-	if i := strings.IndexAny(first, "; \t"); i >= 0 {
+	// SPF ends a term at a space (RFC 7208 §4.6.1); tag=value records end
+	// it at ";" and allow spaces around "=" (RFC 6376 §3.2, RFC 7489 §6.4).
+	sep := ";"
+	if strings.EqualFold(value, "spf1") {
+		sep = "; \t"
+	}
+	if i := strings.IndexAny(first, sep); i >= 0 {
 		first = first[:i]
 	}
 	n, v, ok := strings.Cut(first, "=")

@@ -83,13 +83,19 @@ func LoadContactsFile(path string) (*MemoryContacts, error) {
 		if len(fields) != 2 {
 			return nil, fmt.Errorf("%s:%d: want NUMBER LEVEL", path, n)
 		}
+		if NormalizeNumber(fields[0]) == "" {
+			return nil, fmt.Errorf("%s:%d: %q is not a phone number", path, n, fields[0])
+		}
 		l, err := ParseLevel(fields[1])
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
 		}
 		c.Set(fields[0], l)
 	}
-	return c, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
 }
 
 // Agent is a person who answers calls from a softphone.
