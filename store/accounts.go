@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
@@ -10,6 +12,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -197,17 +200,77 @@ func (s *Store) SetPassword(ctx context.Context, address, password string) error
 }
 
 // Authenticate checks a password. Unknown users and wrong passwords give
-// the same ErrAuthFailed, and take the same time.
+// the same ErrAuthFailed, and take the same time. A password verified
+// recently is recognized from memory (an HMAC under a per-process key,
+// tied to the stored hash, so a password change ends it): mail clients log
+// in again and again, and argon2id is slow on purpose.
 func (s *Store) Authenticate(ctx context.Context, address, password string) (*Account, error) {
 	a, err := s.Account(ctx, address)
 	if err != nil {
 		VerifyPassword(dummyHash, password)
 		return nil, ErrAuthFailed
 	}
+	if s.logins.known(a, password) {
+		return a, nil
+	}
 	if !VerifyPassword(a.Password, password) {
 		return nil, ErrAuthFailed
 	}
+	s.logins.remember(a, password)
 	return a, nil
+}
+
+// loginCache remembers passwords verified in the last loginCacheTTL.
+type loginCache struct {
+	once sync.Once
+	key  []byte
+
+	mu sync.Mutex
+	m  map[string]loginEntry // guarded by mu; by address
+}
+
+type loginEntry struct {
+	hash    string // the stored PHC hash the password was checked against
+	mac     [32]byte
+	expires time.Time
+}
+
+const (
+	loginCacheTTL = 15 * time.Minute
+	loginCacheMax = 10000
+)
+
+func (c *loginCache) mac(a *Account, password string) [32]byte {
+	c.once.Do(func() {
+		c.key = make([]byte, 32)
+		rand.Read(c.key)
+		c.m = map[string]loginEntry{}
+	})
+	h := hmac.New(sha256.New, c.key)
+	h.Write([]byte(a.Address))
+	h.Write([]byte{0})
+	h.Write([]byte(password))
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+func (c *loginCache) known(a *Account, password string) bool {
+	mac := c.mac(a, password)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[a.Address]
+	return ok && e.hash == a.Password && time.Now().Before(e.expires) && hmac.Equal(e.mac[:], mac[:])
+}
+
+func (c *loginCache) remember(a *Account, password string) {
+	mac := c.mac(a, password)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= loginCacheMax {
+		c.m = map[string]loginEntry{}
+	}
+	c.m[a.Address] = loginEntry{hash: a.Password, mac: mac, expires: time.Now().Add(loginCacheTTL)}
 }
 
 // argon2id parameters: the OWASP minimum (19 MiB, t=2), so a login costs

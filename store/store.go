@@ -59,6 +59,7 @@ type Store struct {
 	feed feed
 
 	nextFile atomic.Uint64
+	logins   loginCache
 
 	mu       sync.Mutex
 	accounts map[uint64]*account // guarded by mu

@@ -285,3 +285,26 @@ func benchDeliver(b *testing.B, writers int) {
 
 func BenchmarkDeliver1(b *testing.B) { benchDeliver(b, 1) }
 func BenchmarkDeliver8(b *testing.B) { benchDeliver(b, 8) }
+
+// A remembered login ends when the password changes.
+func TestLoginCacheFollowsPasswordChange(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if _, err := s.Authenticate(ctx, "alice@example.test", "password123"); err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	if _, err := s.Authenticate(ctx, "alice@example.test", "password124"); !errors.Is(err, ErrAuthFailed) {
+		t.Errorf("wrong password after a remembered login: %v", err)
+	}
+	if err := s.SetPassword(ctx, "alice@example.test", "new password 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "alice@example.test", "password123"); !errors.Is(err, ErrAuthFailed) {
+		t.Errorf("old password accepted after the change: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, "alice@example.test", "new password 1"); err != nil {
+		t.Errorf("new password: %v", err)
+	}
+}
