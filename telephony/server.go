@@ -109,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 	nonceKey := make([]byte, 32)
 	rand.Read(nonceKey)
 	s := &Server{
-		cfg: cfg, log: cfg.Logger.With("svc", "telephony"), db: d, aead: aead,
+		cfg: cfg, log: cfg.Logger, db: d, aead: aead,
 		auth:    &digestAuth{realm: cfg.Realm, key: nonceKey, now: time.Now},
 		prompts: &prompts{base: cfg.Prompts, override: filepath.Join(cfg.DataDir, "prompts")},
 		queues:  map[string]*QueueConfig{}, lines: map[string]*Hotline{},
