@@ -59,6 +59,10 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	}
 	needBody := options.BodyStructure != nil || len(options.BodySection) > 0 ||
 		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	// Clients listing a mailbox ask for header fields of every message:
+	// those come from the cached header, without reading whole files.
+	headerOnly := options.BodyStructure == nil && len(options.BinarySection) == 0 &&
+		len(options.BinarySectionSize) == 0 && headerSectionsOnly(options.BodySection)
 	for _, m := range msgs {
 		// A message expunged by another session but not yet reported is
 		// missing from msgs and silently skipped (RFC 9051 §7.5.1 allows it).
@@ -81,7 +85,9 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			rw.WriteRFC822Size(m.Size)
 		}
 		var data []byte
-		if needBody {
+		if needBody && headerOnly {
+			data = s.srv.header(s.acct.ID, m)
+		} else if needBody {
 			data, err = s.srv.st.ReadMessage(s.acct.ID, m)
 			if err != nil {
 				// Removed between the metadata read and now: answer empty.
@@ -119,6 +125,43 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		}
 	}
 	return nil
+}
+
+// headerSectionsOnly reports whether every section is of the top-level
+// header: HEADER, HEADER.FIELDS or HEADER.FIELDS.NOT.
+func headerSectionsOnly(sections []*imap.FetchItemBodySection) bool {
+	for _, bs := range sections {
+		if len(bs.Part) > 0 || bs.Specifier != imap.PartSpecifierHeader {
+			return false
+		}
+	}
+	return true
+}
+
+// header returns a message's header section, blank line included, from
+// the cache or the start of its file; nil when the file is gone.
+func (s *Server) header(acct uint64, m *store.Message) []byte {
+	key := cacheKey{acct, m.File}
+	if h, ok := s.headers.get(key); ok {
+		return h
+	}
+	f, err := s.st.OpenMessage(acct, m)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	// Headers beyond 1 MiB are abuse: serve what there is.
+	br := bufio.NewReader(io.LimitReader(f, 1<<20))
+	var h []byte
+	for {
+		line, err := br.ReadBytes('\n')
+		h = append(h, line...)
+		if len(bytes.TrimRight(line, "\r\n")) == 0 && len(line) > 0 || err != nil {
+			break
+		}
+	}
+	s.headers.put(key, h)
+	return h
 }
 
 func wantsSeen(options *imap.FetchOptions) bool {

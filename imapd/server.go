@@ -50,13 +50,14 @@ const defaultMaxAppendSize = 50 << 20
 
 // Server is an IMAP server over a store.
 type Server struct {
-	st     *store.Store
-	auth   *authn.Authenticator
-	cfg    Config
-	log    *slog.Logger
-	cache  *lru[*imap.Envelope] // parsed envelopes, by message file
-	texts  *lru[*searchText]    // decoded, folded text for SEARCH TEXT/BODY
-	nextID atomic.Uint64
+	st      *store.Store
+	auth    *authn.Authenticator
+	cfg     Config
+	log     *slog.Logger
+	cache   *lru[*imap.Envelope] // parsed envelopes, by message file
+	texts   *lru[*searchText]    // decoded, folded text for SEARCH TEXT/BODY
+	headers *lru[[]byte]         // raw header sections, for FETCH of header fields
+	nextID  atomic.Uint64
 
 	// loopback allows plain-text LOGIN; strict requires TLS first.
 	loopback, strict     *imapserver.Server
@@ -84,6 +85,7 @@ func New(st *store.Store, auth *authn.Authenticator, cfg Config) *Server {
 		st: st, auth: auth, cfg: cfg, log: cfg.Logger,
 		cache:     newLRU(20000, func(*imap.Envelope) int { return 1 }),
 		texts:     newLRU(textCacheBytes, func(t *searchText) int { return t.size() }),
+		headers:   newLRU(32<<20, func(h []byte) int { return len(h) + 64 }),
 		listeners: map[net.Listener]struct{}{},
 	}
 	s.loopbackCh = newChanListener()
