@@ -306,5 +306,5 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 func isClosed(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, smtpd.ErrServerClosed) || err.Error() == "imapserver: server closed"
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, smtpd.ErrServerClosed) || errors.Is(err, http.ErrServerClosed)
 }
