@@ -162,22 +162,33 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Judge: judge{auth: mailauth.New(resolver, cfg.Hostname), spam: filter, log: log.With("service", "smtp")}})
 	sub := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.Submission, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
 		Signer: signer{keys: keys}, Outbound: outbound{q: q}})
-	// The index catches up with the store before serving: derived data
-	// may lag, never lie.
-	index, err := search.Open(filepath.Join(cfg.Data, "index"), st, log.With("service", "search"))
-	if err != nil {
-		return err
-	}
-	defer index.Close()
+	// The index catches up with the store in the background while mail
+	// flows (derived data may lag, never lie); SEARCH checks every message
+	// until it is ready.
+	index := &lazyIndex{}
 	ictx, stopIndex := context.WithCancel(context.Background())
 	indexDone := make(chan struct{})
 	go func() {
 		defer close(indexDone)
-		if err := index.Run(ictx); err != nil {
+		ix, err := search.Open(filepath.Join(cfg.Data, "index"), st, log.With("service", "search"))
+		if err != nil {
+			log.Error("search index unavailable: SEARCH checks every message", "err", err)
+			return
+		}
+		defer ix.Close()
+		index.ix.Store(ix)
+		if err := ix.Run(ictx); err != nil {
 			log.Error("search index stopped", "err", err)
 		}
 	}()
-	defer func() { stopIndex(); <-indexDone }()
+	defer func() {
+		stopIndex()
+		select {
+		case <-indexDone:
+		case <-time.After(shutdownGrace):
+			log.Warn("search index still catching up at shutdown; it resumes on the next start")
+		}
+	}()
 
 	imap := imapd.New(st, auth, imapd.Config{TLS: tlsConf, MaxAppendSize: cfg.MaxMessageSize, Logger: log.With("service", "imap"),
 		Learner: learner{st: st, spam: filter, log: log.With("service", "spam")}, Index: index})

@@ -20,7 +20,6 @@ import (
 	"frontdesk/config"
 	"frontdesk/dkim"
 	"frontdesk/dnscheck"
-	"frontdesk/search"
 	"frontdesk/store"
 	"frontdesk/web"
 )
@@ -28,7 +27,7 @@ import (
 // newConsole builds the web console and HTTP endpoints. The ports it
 // gives mail clients (autoconfig, autodiscover, the settings page) are
 // those the server listens on; a service that is off is not offered.
-func newConsole(cfg config.Config, st *store.Store, auth *authn.Authenticator, res *dnscheck.Resolver, keys *dkim.Keyring, index *search.Index, hotline web.Hotline, log *slog.Logger) *web.Server {
+func newConsole(cfg config.Config, st *store.Store, auth *authn.Authenticator, res *dnscheck.Resolver, keys *dkim.Keyring, index web.Searcher, hotline web.Hotline, log *slog.Logger) *web.Server {
 	return web.New(web.Config{
 		Store: st, Auth: auth, Resolver: res, DKIM: keys, Hostname: cfg.Hostname, Search: index, Hotline: hotline,
 		Ports: web.Ports{

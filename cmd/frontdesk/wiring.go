@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"frontdesk/dkim"
 	"frontdesk/mailauth"
 	"frontdesk/queue"
+	"frontdesk/search"
 	"frontdesk/smtpd"
 	"frontdesk/spam"
 	"frontdesk/store"
@@ -102,4 +105,38 @@ type outbound struct {
 func (o outbound) Enqueue(ctx context.Context, from string, to []string, data []byte) error {
 	_, err := o.q.Enqueue(ctx, from, to, data)
 	return err
+}
+
+// errIndexBuilding answers searches while the index is still being built.
+var errIndexBuilding = errors.New("the search index is still being built; try again in a minute")
+
+// lazyIndex lets the server take mail while the search index catches up
+// (a rebuild takes about 80 s per 100,000 messages): until it is ready,
+// IMAP SEARCH checks every message and the web search says to wait.
+type lazyIndex struct {
+	ix atomic.Pointer[search.Index]
+}
+
+func (l *lazyIndex) Sync(ctx context.Context) error {
+	ix := l.ix.Load()
+	if ix == nil {
+		return errIndexBuilding
+	}
+	return ix.Sync(ctx)
+}
+
+func (l *lazyIndex) Candidates(ctx context.Context, account, mailbox uint64, field search.Field, text string) ([]uint32, bool, error) {
+	ix := l.ix.Load()
+	if ix == nil {
+		return nil, false, nil
+	}
+	return ix.Candidates(ctx, account, mailbox, field, text)
+}
+
+func (l *lazyIndex) Query(ctx context.Context, account uint64, q string, from, size int) (*search.Results, error) {
+	ix := l.ix.Load()
+	if ix == nil {
+		return nil, errIndexBuilding
+	}
+	return ix.Query(ctx, account, q, from, size)
 }
