@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 var bucketMsgs = []byte("messages")
@@ -214,7 +215,7 @@ func (q *Queue) update(id string, fn func(*Item) error) (*Item, error) {
 		out = it
 		return putItem(tx, it)
 	})
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		err = ErrClosed
 	}
 	return out, err
@@ -254,7 +255,7 @@ func (q *Queue) loadAll() ([]Item, error) {
 			return nil
 		})
 	})
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		err = ErrClosed
 	}
 	return out, err

@@ -26,13 +26,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Errors callers match with errors.Is.
@@ -76,7 +76,7 @@ func Open(dir string) (*Store, error) {
 	}
 	db, err := bolt.Open(filepath.Join(dir, "frontdesk.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("store: %s is in use by another process", dir)
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
@@ -219,9 +219,4 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 		return err
 	}
 	return b.Put(key, data)
-}
-
-func sortStrings(ss []string) []string {
-	sort.Strings(ss)
-	return ss
 }
