@@ -222,10 +222,11 @@ func (k *Keyring) Generate(domain string) ([]*Key, error) {
 	return k.addPair(domain, false)
 }
 
-// Rotate makes a new key pair under fresh selectors and makes it the one
-// to sign with. The previous keys stay in All (their records must stay
-// published until mail signed with them has been delivered and checked,
-// RFC 6376 §3.6.1 leaves retirement to the signer) until Remove.
+// Rotate makes a new key pair under fresh selectors, to be published
+// beside the current one; it signs once Activate is called. The previous
+// keys stay in All (their records must stay published until mail signed
+// with them has been delivered and checked, RFC 6376 §3.6.1 leaves
+// retirement to the signer) until Remove.
 func (k *Keyring) Rotate(domain string) ([]*Key, error) {
 	return k.addPair(domain, true)
 }
@@ -280,17 +281,68 @@ func (k *Keyring) addPair(domain string, rotate bool) ([]*Key, error) {
 		}
 	}
 	all := append(append([]*Key(nil), old...), pair...)
-	active := map[string]bool{rsel: true, esel: true}
+	// A rotated pair is published first and signs only once Activate is
+	// called (when its records are seen in the DNS): signing with a key
+	// receivers cannot find yet would fail DKIM.
+	active := map[string]bool{}
+	for _, key := range old {
+		active[key.Selector] = k.active[domain+"/"+key.Selector]
+	}
+	if !rotate {
+		active[rsel], active[esel] = true, true
+	}
 	if err := k.writeManifest(domain, all, active); err != nil {
 		return nil, err
 	}
 	k.domains[domain] = all
-	for _, key := range old {
-		k.active[domain+"/"+key.Selector] = false
-	}
-	k.active[domain+"/"+rsel] = true
-	k.active[domain+"/"+esel] = true
+	k.active[domain+"/"+rsel] = active[rsel]
+	k.active[domain+"/"+esel] = active[esel]
 	return []*Key{pair[0], pair[1]}, nil
+}
+
+// Pending returns the newest pair when Rotate made it and it does not sign
+// yet, or nil.
+func (k *Keyring) Pending(domain string) []*Key {
+	domain, _ = normalizeDomain(domain)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.refreshLocked(domain)
+	keys := k.domains[domain]
+	if len(keys) < 2 {
+		return nil
+	}
+	pair := keys[len(keys)-2:]
+	for _, key := range pair {
+		if k.active[domain+"/"+key.Selector] {
+			return nil
+		}
+	}
+	return append([]*Key(nil), pair...)
+}
+
+// Activate makes the newest pair the one that signs; the older keys stay
+// published until Remove, so mail signed before still verifies.
+func (k *Keyring) Activate(domain string) ([]*Key, error) {
+	domain, err := normalizeDomain(domain)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.refreshLocked(domain)
+	keys := k.domains[domain]
+	if len(keys) < 2 {
+		return nil, fmt.Errorf("dkim: activate %s: %w", domain, ErrNoKeys)
+	}
+	pair := keys[len(keys)-2:]
+	active := map[string]bool{pair[0].Selector: true, pair[1].Selector: true}
+	if err := k.writeManifest(domain, keys, active); err != nil {
+		return nil, err
+	}
+	for _, key := range keys {
+		k.active[domain+"/"+key.Selector] = active[key.Selector]
+	}
+	return append([]*Key(nil), pair...), nil
 }
 
 // freeSelectors picks the month's first selector pair that neither the

@@ -99,7 +99,16 @@ func TestKeyringRotate(t *testing.T) {
 	}
 	all := append(append(append([]*Key{}, first...), second...), third...)
 	assertSameKeys(t, kr.All("example.test"), all)
+	// Rotated keys are published first and sign only once activated.
+	assertSameKeys(t, kr.Active("example.test"), first)
+	assertSameKeys(t, kr.Pending("example.test"), third)
+	if _, err := kr.Activate("example.test"); err != nil {
+		t.Fatal(err)
+	}
 	assertSameKeys(t, kr.Active("example.test"), third)
+	if p := kr.Pending("example.test"); p != nil {
+		t.Errorf("pending after Activate: %v", p)
+	}
 
 	reopened, err := OpenKeyring(dir)
 	if err != nil {
@@ -290,6 +299,12 @@ func TestKeyringSeesOtherWriters(t *testing.T) {
 	}
 	rotated, err := cli.Rotate("example.test")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if got := server.Pending("example.test"); len(got) != 2 || got[0].Selector != rotated[0].Selector {
+		t.Errorf("server sees pending %v after rotation to %v", got, rotated)
+	}
+	if _, err := cli.Activate("example.test"); err != nil {
 		t.Fatal(err)
 	}
 	if got := server.Active("example.test"); len(got) != 2 || got[0].Selector != rotated[0].Selector {

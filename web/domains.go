@@ -100,6 +100,14 @@ func (s *Server) checkDomain(ctx context.Context, domain string) (*dnscheck.Repo
 	state := store.DomainPending
 	if rep.AllRequiredOK {
 		state = store.DomainActive
+		// The records of a rotated DKIM pair are seen: it may sign now.
+		if kr := s.cfg.DKIM; kr != nil && len(kr.Pending(p.Domain)) > 0 {
+			if keys, err := kr.Activate(p.Domain); err != nil {
+				s.log.Error("dkim: activate rotated keys", "domain", p.Domain, "err", err)
+			} else {
+				s.log.Info("dkim: signing with rotated keys", "domain", p.Domain, "selectors", keys[0].Selector+","+keys[1].Selector)
+			}
+		}
 	}
 	checked := rep.Checked
 	if checked.IsZero() {

@@ -258,6 +258,15 @@ func domainCheck(ctx context.Context, e *adminEnv, args []string) error {
 	if !rep.AllRequiredOK {
 		return fmt.Errorf("%s: %d of %d required records not right: %s", name, len(bad), required, strings.Join(bad, ", "))
 	}
+	// Every DKIM record is seen, the rotated pair's too: it may sign now.
+	if len(kr.Pending(name)) > 0 {
+		keys, err := kr.Activate(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "\n%s: now signing with the rotated keys %s and %s; the old selectors can be removed once mail signed with them has been delivered\n",
+			name, keys[0].Selector, keys[1].Selector)
+	}
 	fmt.Fprintf(e.stdout, "\n%s: all %d required records are right", name, required)
 	if len(recommended) > 0 {
 		fmt.Fprintf(e.stdout, "; %d recommended not yet (%s)", len(recommended), strings.Join(recommended, ", "))
@@ -331,7 +340,7 @@ func dkimRotate(ctx context.Context, e *adminEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "new DKIM keys for %s; mail is signed with them from now on: publish these records now\n\n", name)
+	fmt.Fprintf(e.stdout, "new DKIM keys for %s: publish these records; mail is signed with them once `frontdesk domain check` (or the web console's check) sees them\n\n", name)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tNAME\tVALUE")
 	for _, k := range keys {
