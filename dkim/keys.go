@@ -104,10 +104,18 @@ type Keyring struct {
 }
 
 // fileStamp tells whether another process (the CLI with no server
-// running, or a second Keyring) changed a domain's manifest since we read it.
+// running, or a second Keyring) changed a domain's manifest since we read
+// it. The manifest is replaced by rename on every write, so a new file
+// (inode) means a change even within the file system's clock tick.
 type fileStamp struct {
-	mod  time.Time
-	size int64
+	fi os.FileInfo
+}
+
+func (a fileStamp) same(b fileStamp) bool {
+	if a.fi == nil || b.fi == nil {
+		return a.fi == nil && b.fi == nil
+	}
+	return os.SameFile(a.fi, b.fi) && a.fi.ModTime().Equal(b.fi.ModTime()) && a.fi.Size() == b.fi.Size()
 }
 
 func (k *Keyring) stamp(domain string) fileStamp {
@@ -115,14 +123,14 @@ func (k *Keyring) stamp(domain string) fileStamp {
 	if err != nil {
 		return fileStamp{}
 	}
-	return fileStamp{fi.ModTime(), fi.Size()}
+	return fileStamp{fi}
 }
 
 // refreshLocked re-reads a domain's keys when its manifest changed on
 // disk. k.mu must be held.
 func (k *Keyring) refreshLocked(domain string) {
 	st := k.stamp(domain)
-	if st == k.stamps[domain] {
+	if st.same(k.stamps[domain]) {
 		return
 	}
 	old, oldActive := k.domains[domain], map[string]bool{}
