@@ -46,6 +46,10 @@ var adminCommands = map[string]adminFunc{
 	"calls list":      callsList,
 	"calls queues":    callsQueues,
 	"calls recording": callsRecording,
+	// The client turns `backup DIR` into `backup into ABSDIR`, so the
+	// server, whose working directory is not the admin's, writes where
+	// the admin meant.
+	"backup into": backupInto,
 }
 
 func lookupAdmin(args []string) (adminFunc, bool) {

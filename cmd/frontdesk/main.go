@@ -47,6 +47,9 @@ Usage:
   frontdesk calls queues                         # who waits, which agent is free
   frontdesk calls recording ID > call.wav
 
+  frontdesk backup DIR                           # consistent copy, also while serve runs; DIR new or empty
+  frontdesk restore DIR --data DATA [--force]    # server stopped; --force replaces a non-empty DATA
+
   frontdesk bench --user ADDR --password PW [--smtp ADDR] [--imap ADDR] [--messages N] [--concurrency C]
 
 Every subcommand takes --data DIR (default ./data). With no config file,
@@ -80,6 +83,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = bench(ctx, args[1:], stdout)
 	case "check":
 		err = checkCmd(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, args[1:], stdin, stdout, stderr)
+	case "restore":
+		err = restore(ctx, args[1:], stdout, stderr)
 	case "spam":
 		if len(args) > 1 && args[1] == "eval" {
 			err = spamEval(args[2:], stdout, stderr)

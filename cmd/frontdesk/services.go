@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"frontdesk/dkim"
+	"frontdesk/dnscheck"
 	"frontdesk/queue"
 	"frontdesk/spam"
 	"frontdesk/telephony"
@@ -30,7 +31,11 @@ func (s *services) Queue(e *adminEnv) (*queue.Queue, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.queue == nil {
-		q, err := queue.Open(filepath.Join(s.dataDir, "queue"), e.store, nil, queue.Config{})
+		r, err := dnscheck.NewResolver(s.dns)
+		if err != nil {
+			return nil, err
+		}
+		q, err := queue.Open(filepath.Join(s.dataDir, "queue"), e.store, r, queue.Config{})
 		if err != nil {
 			return nil, err
 		}
