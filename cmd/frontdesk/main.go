@@ -21,7 +21,7 @@ const usage = `Frontdesk: mail and a hotline for your own domains, in one binary
 
 Usage:
   frontdesk serve [--config FILE] [--data DIR] [--smtp ADDR] [--submission ADDR]
-                  [--imap ADDR] [--imaps ADDR] [--http ADDR] [--sip ADDR] [--dns ADDR]
+                  [--imap ADDR] [--imaps ADDR] [--http ADDR] [--https ADDR] [--sip ADDR] [--dns ADDR]
                   [--outbound-port PORT] [--hostname NAME] [--cpuprofile FILE]
 
   frontdesk domain add DOMAIN                    # makes DKIM keys, prints the records to publish
