@@ -246,7 +246,11 @@ func headerValue(msg, name string) string {
 //
 //	go test -run '^$' -bench SubmitToDelivery -benchtime 2000x ./e2e/
 func BenchmarkSubmitToDelivery(b *testing.B) {
-	w := newWorld(b)
+	var extra []string
+	if p := os.Getenv("FRONTDESK_BENCH_PROFILE"); p != "" {
+		extra = append(extra, "--cpuprofile", p) // of a.test, the sending side
+	}
+	w := newWorld(b, extra...)
 	const conns = 8
 	body := strings.Repeat("The quick brown fox jumps over the lazy dog, again and again.\r\n", 128) // ~8 KB
 	b.SetBytes(int64(len(body)))
