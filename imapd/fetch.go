@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -201,7 +202,67 @@ func bodySection(data []byte, bs *imap.FetchItemBodySection) []byte {
 			return partial(data[h:], bs.Partial)
 		}
 	}
+	if len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierHeader {
+		if len(bs.HeaderFields) > 0 {
+			return partial(headerFields(data[:headerLen(data)], bs.HeaderFields, false), bs.Partial)
+		}
+		if len(bs.HeaderFieldsNot) > 0 {
+			return partial(headerFields(data[:headerLen(data)], bs.HeaderFieldsNot, true), bs.Partial)
+		}
+	}
 	return imapserver.ExtractBodySection(bytes.NewReader(data), bs)
+}
+
+// headerFields returns the fields of a header section named in names (or,
+// with not, those not named), as they stand in the message, then the
+// blank line (RFC 9051 §6.4.5 HEADER.FIELDS); lines end in CRLF, as IMAP
+// sends them. Mail clients ask this for every message when they list a
+// mailbox, so it works on the raw bytes.
+func headerFields(h []byte, names []string, not bool) []byte {
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[strings.ToLower(n)] = true
+	}
+	var out []byte
+	for i := 0; i < len(h); {
+		end := len(h)
+		if j := bytes.IndexByte(h[i:], '\n'); j >= 0 {
+			end = i + j + 1
+		}
+		if len(bytes.TrimRight(h[i:end], "\r\n")) == 0 {
+			break
+		}
+		// A field goes on over lines that begin with white space.
+		for end < len(h) && (h[end] == ' ' || h[end] == '\t') {
+			if j := bytes.IndexByte(h[end:], '\n'); j >= 0 {
+				end += j + 1
+			} else {
+				end = len(h)
+			}
+		}
+		field := h[i:end]
+		if colon := bytes.IndexByte(field, ':'); colon > 0 {
+			name := strings.ToLower(string(bytes.TrimSpace(field[:colon])))
+			if want[name] != not {
+				out = appendCRLF(out, field)
+			}
+		}
+		i = end
+	}
+	return append(out, "\r\n"...)
+}
+
+// appendCRLF appends lines, ending each in CRLF whatever it ended in.
+func appendCRLF(out, lines []byte) []byte {
+	for len(lines) > 0 {
+		j := bytes.IndexByte(lines, '\n')
+		if j < 0 {
+			return append(append(out, lines...), "\r\n"...)
+		}
+		out = append(append(out, bytes.TrimSuffix(lines[:j], []byte("\r"))...), "\r\n"...)
+		lines = lines[j+1:]
+	}
+	return out
 }
 
 // headerLen is the length of the header including the blank line that

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
 )
 
 // Header-only FETCHes come from the header alone, whatever its line
@@ -28,6 +29,34 @@ func TestFetchHeaderFieldsOnly(t *testing.T) {
 		}
 		if h := string(got[0].FindBodySection(whole)); h != raw[:strings.Index(raw, "\r\n\r\n")+4] {
 			t.Errorf("round %d: HEADER = %d bytes, want the whole header", round, len(h))
+		}
+	}
+}
+
+// Our HEADER.FIELDS extraction says what go-imap's full parser says.
+func TestHeaderFieldsLikeLibrary(t *testing.T) {
+	msgs := []string{
+		"From: a@example.test\r\nTo: b@example.test,\r\n c@example.test\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\nX-Other: 1\r\nsubject: second\r\n\r\nbody\r\n",
+		"Received: from x\r\n\tby y\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\nMessage-ID: <1@x>\r\n\r\n",
+		"From: a@example.test\nSubject: bare LF\n\nbody\n",
+		"Subject: no body",
+	}
+	sets := [][]string{{"SUBJECT"}, {"From", "To", "Date", "Message-ID"}, {"X-Missing"}, {"received"}}
+	for _, m := range msgs {
+		for _, names := range sets {
+			for _, not := range []bool{false, true} {
+				bs := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader}
+				if not {
+					bs.HeaderFieldsNot = names
+				} else {
+					bs.HeaderFields = names
+				}
+				want := string(imapserver.ExtractBodySection(strings.NewReader(m), bs))
+				got := string(bodySection([]byte(m), bs))
+				if got != want {
+					t.Errorf("message %q, fields %v (not %v):\n got %q\nwant %q", m[:min(len(m), 30)], names, not, got, want)
+				}
+			}
 		}
 	}
 }
