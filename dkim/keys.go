@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"frontdesk/durable"
 )
 
 // Signature algorithms (RFC 6376 §3.3, RFC 8463 §3).
@@ -269,7 +271,7 @@ func (k *Keyring) addPair(domain string, rotate bool) ([]*Key, error) {
 	if err := os.Mkdir(ddir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("dkim: keyring: %w", err)
 	}
-	if err := syncDir(k.dir); err != nil {
+	if err := durable.SyncDir(k.dir); err != nil {
 		return nil, fmt.Errorf("dkim: keyring: %w", err)
 	}
 
@@ -284,7 +286,7 @@ func (k *Keyring) addPair(domain string, rotate bool) ([]*Key, error) {
 			return nil, fmt.Errorf("dkim: marshal key: %w", err)
 		}
 		data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-		if err := writeFileAtomic(filepath.Join(ddir, key.Selector+".pem"), data); err != nil {
+		if err := durable.WriteFile(filepath.Join(ddir, key.Selector+".pem"), 0o600, data); err != nil {
 			return nil, fmt.Errorf("dkim: keyring: %w", err)
 		}
 	}
@@ -475,7 +477,7 @@ func (k *Keyring) writeManifest(domain string, keys []*Key, active map[string]bo
 	if err != nil {
 		return fmt.Errorf("dkim: keyring: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(k.dir, domain, manifestName), append(data, '\n')); err != nil {
+	if err := durable.WriteFile(filepath.Join(k.dir, domain, manifestName), 0o600, append(data, '\n')); err != nil {
 		return fmt.Errorf("dkim: keyring: %w", err)
 	}
 	k.stamps[domain] = k.stamp(domain)
@@ -512,48 +514,6 @@ func algorithmOf(s crypto.Signer) string {
 		return AlgEd25519
 	}
 	return ""
-}
-
-// writeFileAtomic writes data to path (0600) so that path holds either
-// the old or the new content after a crash: temp file, fsync, rename,
-// fsync of the directory.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // normalizeDomain lower-cases domain and checks it is a plain DNS name

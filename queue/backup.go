@@ -9,6 +9,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"frontdesk/durable"
 )
 
 // backupAttempts bounds how often Backup takes a new snapshot because a
@@ -49,7 +51,7 @@ func (q *Queue) Backup(dir string) error {
 			if err != nil {
 				return err
 			}
-			return writeBolt(tx, dbPath)
+			return durable.Create(dbPath, 0o600, func(w io.Writer) error { _, err := tx.WriteTo(w); return err })
 		})
 		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 			return ErrClosed
@@ -65,7 +67,7 @@ func (q *Queue) Backup(dir string) error {
 			if !validID(id) {
 				return fmt.Errorf("queue: backup: bad record id %q", id)
 			}
-			err := linkOrCopy(q.msgPath(id), filepath.Join(msgDir, id), &linking)
+			err := durable.LinkOrCopy(q.msgPath(id), filepath.Join(msgDir, id), &linking)
 			switch {
 			case err == nil:
 				copied[id] = true
@@ -94,10 +96,10 @@ func (q *Queue) Backup(dir string) error {
 			os.Remove(filepath.Join(msgDir, id))
 		}
 	}
-	if err := syncDir(msgDir); err != nil {
+	if err := durable.SyncDir(msgDir); err != nil {
 		return fmt.Errorf("queue: backup: %w", err)
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // dropRecords deletes records from a copy of the database.
@@ -116,55 +118,6 @@ func dropRecords(path string, ids []string) error {
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
-	}
-	return err
-}
-
-// writeBolt writes the database as tx sees it to a new file and fsyncs it.
-func writeBolt(tx *bolt.Tx, path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = tx.WriteTo(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// linkOrCopy gives the immutable file src the name dst: a hard link while
-// *linking, else a copy, fsynced. A failed link (another file system)
-// switches *linking off. An error wrapping os.ErrNotExist means src is gone.
-func linkOrCopy(src, dst string, linking *bool) error {
-	if *linking {
-		err := os.Link(src, dst)
-		if err == nil || errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		*linking = false
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(dst)
 	}
 	return err
 }

@@ -14,6 +14,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"frontdesk/durable"
 )
 
 var bucketMsgs = []byte("messages")
@@ -111,10 +113,10 @@ func validID(id string) bool {
 func (q *Queue) store(it *Item, data []byte) error {
 	it.ID = newID(it.Created)
 	path := q.msgPath(it.ID)
-	if err := writeFileSync(path, data); err != nil {
+	if err := durable.CreateBytes(path, 0o600, data); err != nil {
 		return fmt.Errorf("queue: write message: %w", err)
 	}
-	if err := syncDir(q.msgDir()); err != nil {
+	if err := durable.SyncDir(q.msgDir()); err != nil {
 		os.Remove(path)
 		return fmt.Errorf("queue: sync message directory: %w", err)
 	}
@@ -133,34 +135,6 @@ func (q *Queue) store(it *Item, data []byte) error {
 		return fmt.Errorf("queue: commit: %w", err)
 	}
 	return nil
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
-}
-
-// syncDir makes a new or removed directory entry durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func getItem(tx *bolt.Tx, id string) (*Item, error) {

@@ -3,13 +3,14 @@ package telephony
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"frontdesk/durable"
 )
 
 // Backup writes a copy of the hotline's data into dir, laid out as the
@@ -60,7 +61,7 @@ func (s *Server) Backup(dir string) error {
 			return fmt.Errorf("telephony: backup of %s: %w", part.path, err)
 		}
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // copyTree puts the files under src (or the file src) at the same places
@@ -90,53 +91,15 @@ func copyTree(src, dst string, linking *bool) error {
 			return err
 		}
 		dirs[filepath.Dir(to)] = true
-		if err := putFile(path, to, linking); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := durable.LinkOrCopy(path, to, linking); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		return nil
 	})
 	for d := range dirs {
 		if err == nil {
-			err = syncDir(d)
+			err = durable.SyncDir(d)
 		}
 	}
 	return err
-}
-
-// putFile gives the immutable file src the name dst: a hard link while
-// *linking, else a copy, fsynced. A failed link switches *linking off.
-func putFile(src, dst string, linking *bool) error {
-	if *linking {
-		err := os.Link(src, dst)
-		if err == nil || errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		*linking = false
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -19,6 +19,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"frontdesk/durable"
 )
 
 // A backup is a directory laid out as the data directory, with
@@ -211,17 +213,17 @@ func backupInto(ctx context.Context, e *adminEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileSync(filepath.Join(tmp, manifestName), append(mb, '\n')); err != nil {
+	if err := durable.CreateBytes(filepath.Join(tmp, manifestName), 0o600, append(mb, '\n')); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := durable.SyncDir(tmp); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("backup: %w (DIR must be on the same file system as its parent: give a new directory inside a mount point, not the mount point)", err)
 	}
 	done = true
-	if err := syncDir(filepath.Dir(dir)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(dir)); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 
@@ -309,11 +311,11 @@ func backupDKIM(src, dst string) error {
 			return err
 		}
 		for name, b := range keys {
-			if err := writeFileSync(filepath.Join(out, name), b); err != nil {
+			if err := durable.CreateBytes(filepath.Join(out, name), 0o600, b); err != nil {
 				return err
 			}
 		}
-		if err := writeFileSync(filepath.Join(out, "keyring.json"), manifest); err != nil {
+		if err := durable.CreateBytes(filepath.Join(out, "keyring.json"), 0o600, manifest); err != nil {
 			return err
 		}
 	}
@@ -411,7 +413,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("restore: %w", err)
 		}
 	}
-	if err := syncDir(data); err != nil {
+	if err := durable.SyncDir(data); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	sum, err := summarize(data)
@@ -626,7 +628,7 @@ func (c *treeCopier) file(src, dst string) error {
 // sync makes every directory made durable.
 func (c *treeCopier) sync() error {
 	for d := range c.dirs {
-		if err := syncDir(d); err != nil {
+		if err := durable.SyncDir(d); err != nil {
 			return err
 		}
 	}
@@ -700,28 +702,4 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
