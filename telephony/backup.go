@@ -84,7 +84,7 @@ func copyTree(src, dst string, linking *bool) error {
 		switch {
 		case d.IsDir():
 			return os.MkdirAll(to, 0o700)
-		case !d.Type().IsRegular() || strings.HasSuffix(d.Name(), ".tmp"):
+		case !d.Type().IsRegular() || strings.HasSuffix(d.Name(), ".tmp") || strings.HasPrefix(d.Name(), ".tmp-"):
 			return nil
 		}
 		if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {

@@ -86,28 +86,3 @@ func openRecording(aead cipher.AEAD, id string, sealed []byte) ([]byte, error) {
 	}
 	return plain, nil
 }
-
-// writeFileSync writes data to path via a temporary file, fsync and rename,
-// so no half-written recording is ever visible.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
-}

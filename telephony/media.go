@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"frontdesk/durable"
 )
 
 // fifo is a sample queue between one leg's receiver and another leg's
@@ -97,7 +99,7 @@ func (s *Server) saveRecording(id string, pcm []int16) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileSync(filepath.Join(s.cfg.DataDir, "recordings", id+".wav.enc"), sealed); err != nil {
+	if err := durable.WriteFile(filepath.Join(s.cfg.DataDir, "recordings", id+".wav.enc"), 0o600, sealed); err != nil {
 		return fmt.Errorf("telephony: save recording %s: %w", id, err)
 	}
 	return nil

@@ -571,7 +571,9 @@ func (c *treeCopier) tree(src, dst string, skip func(rel string, d fs.DirEntry) 
 		if d.IsDir() {
 			return c.mkdir(to)
 		}
-		if !d.Type().IsRegular() {
+		// Files still being written (durable.WriteFile's temporaries) are
+		// not part of any state.
+		if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ".tmp-") {
 			return nil
 		}
 		if err := c.mkdir(filepath.Dir(to)); err != nil {
