@@ -27,19 +27,21 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		return nil, errNoMailbox
 	}
 	v.staticCriteria(criteria)
+	ctx, cancel := s.ctx()
+	defer cancel()
+	// The index narrows first, so a rare word in a large mailbox reads the
+	// metadata of its few candidates only.
+	allow := s.narrow(ctx, v.id, criteria)
 	all := make([]uint32, 0, len(v.msgs))
 	for _, m := range v.msgs {
-		if !m.gone {
+		if !m.gone && (allow == nil || allow[m.uid]) {
 			all = append(all, m.uid)
 		}
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
 	msgs, err := s.srv.st.MessagesByUID(ctx, s.acct.ID, v.id, all)
 	if err != nil {
 		return nil, s.mapErr(err, false)
 	}
-	allow := s.narrow(ctx, v.id, criteria)
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
 	var uids imap.UIDSet
