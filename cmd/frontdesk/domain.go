@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -56,6 +57,27 @@ func openKeyring(e *adminEnv) (*dkim.Keyring, error) {
 		return e.svc.Keyring()
 	}
 	return dkim.OpenKeyring(filepath.Join(e.store.Dir(), "keys", "dkim"))
+}
+
+// domainArg parses a command that takes one local domain, and returns it
+// with the DKIM keyring.
+func domainArg(ctx context.Context, e *adminEnv, fs *flag.FlagSet, args []string, usage string) (string, *dkim.Keyring, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(pos) != 1 {
+		return "", nil, fmt.Errorf("%w: %s", errUsage, usage)
+	}
+	name, err := localDomain(ctx, e, pos[0])
+	if err != nil {
+		return "", nil, err
+	}
+	kr, err := openKeyring(e)
+	if err != nil {
+		return "", nil, err
+	}
+	return name, kr, nil
 }
 
 // localDomain normalizes name and checks the domain is served here.
@@ -144,18 +166,7 @@ func domainList(ctx context.Context, e *adminEnv, args []string) error {
 func domainRecords(ctx context.Context, e *adminEnv, args []string) error {
 	fs := newFlags("domain records", e)
 	zone := fs.Bool("zone", false, "print BIND zone-file lines")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: domain records DOMAIN [--zone]", errUsage)
-	}
-	name, err := localDomain(ctx, e, pos[0])
-	if err != nil {
-		return err
-	}
-	kr, err := openKeyring(e)
+	name, kr, err := domainArg(ctx, e, fs, args, "domain records DOMAIN [--zone]")
 	if err != nil {
 		return err
 	}
@@ -203,14 +214,7 @@ func printRecords(w io.Writer, p dnscheck.Params) error {
 func domainCheck(ctx context.Context, e *adminEnv, args []string) error {
 	fs := newFlags("domain check", e)
 	server := fs.String("dns", "", "DNS server to ask, host:port (default: the server's, else the system's)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: domain check DOMAIN [--dns ADDR]", errUsage)
-	}
-	name, err := localDomain(ctx, e, pos[0])
+	name, kr, err := domainArg(ctx, e, fs, args, "domain check DOMAIN [--dns ADDR]")
 	if err != nil {
 		return err
 	}
@@ -225,10 +229,6 @@ func domainCheck(ctx context.Context, e *adminEnv, args []string) error {
 	r, err := dnscheck.NewResolver(*server)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	kr, err := openKeyring(e)
-	if err != nil {
-		return err
 	}
 	p := domainParams(ctx, e, kr, name)
 	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
@@ -317,18 +317,7 @@ func label(r dnscheck.Record, domain string) string {
 // gets its first pair.
 func dkimRotate(ctx context.Context, e *adminEnv, args []string) error {
 	fs := newFlags("dkim rotate", e)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: dkim rotate DOMAIN", errUsage)
-	}
-	name, err := localDomain(ctx, e, pos[0])
-	if err != nil {
-		return err
-	}
-	kr, err := openKeyring(e)
+	name, kr, err := domainArg(ctx, e, fs, args, "dkim rotate DOMAIN")
 	if err != nil {
 		return err
 	}
