@@ -16,7 +16,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"frontdesk/dnscheck/dnstest"
@@ -49,17 +48,7 @@ func TestBackupAndRestore(t *testing.T) {
 	for i := range 5 {
 		deliver(t, srv.addr("smtp"), fmt.Sprint("before ", i))
 	}
-	c, err := imapclient.DialInsecure(srv.addr("imap"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login("alice@example.test", alicePass).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c := imapLogin(t, srv.addr("imap"), "alice@example.test", alicePass, "INBOX")
 	if _, err := c.Copy(imap.SeqSetNum(1, 2, 3), "Archive").Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +71,7 @@ func TestBackupAndRestore(t *testing.T) {
 	verdict := mustFrontdesk(t, probe, "spam", "classify", "--data", data)
 
 	// A message for a remote recipient waits in the queue.
-	submitAlice(t, srv.addr("submission"), "bob@remote.test", "Queued for remote")
+	submitAs(t, srv.addr("submission"), "alice@example.test", alicePass, "bob@remote.test", "Queued for remote")
 	var queued string
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		queued = mustFrontdesk(t, "", "queue", "list", "--data", data)
@@ -235,27 +224,6 @@ func sendPlain(addr, msg string) error {
 	}
 	defer c.Close()
 	return c.SendMail("carol@outside.test", []string{"alice@example.test"}, strings.NewReader(msg))
-}
-
-// submitAlice sends a message as alice@example.test through submission.
-func submitAlice(t *testing.T, addr, to, subject string) {
-	t.Helper()
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Hello("laptop.example.test"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Auth(sasl.NewPlainClient("", "alice@example.test", alicePass)); err != nil {
-		t.Fatal(err)
-	}
-	msg := "From: Alice <alice@example.test>\r\nTo: <" + to + ">\r\nSubject: " + subject +
-		"\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) + "@example.test>\r\n\r\nHello.\r\n"
-	if err := c.SendMail("alice@example.test", []string{to}, strings.NewReader(msg)); err != nil {
-		t.Fatalf("submit to %s: %v", to, err)
-	}
 }
 
 // mailboxes logs in as alice and returns INBOX, Archive and Junk: subject

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // smtpConv is a raw SMTP conversation, as a hostile client has one.
@@ -104,14 +103,7 @@ func TestBadInput(t *testing.T) {
 	// Still serving: a good message gets through, and the mailbox holds
 	// exactly the malformed one and the good one.
 	deliver(t, mx, "still serving")
-	c, err := imapclient.DialInsecure(srv.addr("imap"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login("alice@example.test", alicePass).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c := imapLogin(t, srv.addr("imap"), "alice@example.test", alicePass, "")
 	// The dropped session's DATA may still be in flight on the server;
 	// wait for the good message, then check nothing else arrived.
 	var subjects []string

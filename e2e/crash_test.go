@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
 )
 
@@ -78,17 +77,7 @@ func TestCrashDuringBurst(t *testing.T) {
 	t.Logf("%d of %d messages acknowledged before SIGKILL", n, total)
 
 	srv = startServer(t, data)
-	c, err := imapclient.DialInsecure(srv.addr("imap"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login("alice@example.test", alicePass).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c := imapLogin(t, srv.addr("imap"), "alice@example.test", alicePass, "INBOX")
 	var all imap.SeqSet
 	all.AddRange(1, 0)
 	bs := &imap.FetchItemBodySection{Peek: true}

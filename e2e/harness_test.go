@@ -19,6 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
 	"frontdesk/dnscheck/dnstest"
 )
 
@@ -239,3 +243,46 @@ func bodyBelowTrace(msg []byte) []byte {
 }
 
 func dialer() *net.Dialer { return &net.Dialer{Timeout: 30 * time.Second} }
+
+// imapLogin opens an IMAP session as user over plain text (loopback) and,
+// unless mailbox is empty, selects it. The session closes with the test.
+func imapLogin(t testing.TB, addr, user, pass, mailbox string) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(user, pass).Wait(); err != nil {
+		t.Fatalf("IMAP login as %s: %v", user, err)
+	}
+	if mailbox != "" {
+		if _, err := c.Select(mailbox, nil).Wait(); err != nil {
+			t.Fatalf("SELECT %s: %v", mailbox, err)
+		}
+	}
+	return c
+}
+
+// submitAs sends a short message as user (password pass) through the
+// submission port at addr.
+func submitAs(t testing.TB, addr, user, pass, to, subject string) {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	domain := user[strings.LastIndexByte(user, '@')+1:]
+	if err := c.Hello("laptop." + domain); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Auth(sasl.NewPlainClient("", user, pass)); err != nil {
+		t.Fatal(err)
+	}
+	msg := "From: <" + user + ">\r\nTo: <" + to + ">\r\nSubject: " + subject +
+		"\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) + "@" + domain + ">\r\n\r\nHello from " + domain + ".\r\n"
+	if err := c.SendMail(user, []string{to}, strings.NewReader(msg)); err != nil {
+		t.Fatalf("submit to %s: %v", to, err)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // TestIndexRebuiltOnStart: the search index directory is deleted while the
@@ -28,17 +27,7 @@ func TestIndexRebuiltOnStart(t *testing.T) {
 	}
 	search := func(s *server) []imap.UID {
 		t.Helper()
-		c, err := imapclient.DialInsecure(s.addr("imap"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Login("alice@example.test", alicePass).Wait(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-			t.Fatal(err)
-		}
+		c := imapLogin(t, s.addr("imap"), "alice@example.test", alicePass, "INBOX")
 		res, err := c.UIDSearch(&imap.SearchCriteria{Text: []string{"zanzibar"}}, nil).Wait()
 		if err != nil {
 			t.Fatal(err)

@@ -89,17 +89,7 @@ func TestLiveUpdates(t *testing.T) {
 		t.Fatal("no EXISTS in IDLE after delivery")
 	}
 
-	other, err := imapclient.DialInsecure(srv.addr("imap"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if err := other.Login("alice@example.test", alicePass).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	other := imapLogin(t, srv.addr("imap"), "alice@example.test", alicePass, "INBOX")
 	if err := other.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -73,14 +73,7 @@ func TestSpamLearnsFromMoves(t *testing.T) {
 	offer := func(n int) string {
 		return "Exclusive offer " + strconv.Itoa(n)
 	}
-	c, err := imapclient.DialInsecure(srv.addr("imap"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login("alice@example.test", alicePass).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c := imapLogin(t, srv.addr("imap"), "alice@example.test", alicePass, "")
 	// score returns a delivered message's X-Spam-Score, and checks that a
 	// spam verdict filed it in Junk and anything else in INBOX.
 	score := func(subject string) float64 {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
@@ -76,27 +75,6 @@ func newWorld(t testing.TB, extraA ...string) *world {
 	return w
 }
 
-// submit sends a message as alice@a.test through a's submission port.
-func submit(t testing.TB, addr, to, subject string) {
-	t.Helper()
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Hello("laptop.a.test"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Auth(sasl.NewPlainClient("", "alice@a.test", alicePass)); err != nil {
-		t.Fatal(err)
-	}
-	msg := "From: Alice <alice@a.test>\r\nTo: <" + to + ">\r\nSubject: " + subject +
-		"\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) + "@a.test>\r\n\r\nHello from a.test.\r\n"
-	if err := c.SendMail("alice@a.test", []string{to}, strings.NewReader(msg)); err != nil {
-		t.Fatalf("submit to %s: %v", to, err)
-	}
-}
-
 // waitMail polls an account's mailbox until a message with subject is
 // there, and returns it whole.
 func waitMail(t testing.TB, imapAddr, user, pass, mailbox, subject string) string {
@@ -109,14 +87,7 @@ func waitMail(t testing.TB, imapAddr, user, pass, mailbox, subject string) strin
 // returns it and the mailbox it is in.
 func waitMailIn(t testing.TB, imapAddr, user, pass, subject string, mailboxes ...string) (string, string) {
 	t.Helper()
-	c, err := imapclient.DialInsecure(imapAddr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(user, pass).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c := imapLogin(t, imapAddr, user, pass, "")
 	bs := &imap.FetchItemBodySection{Peek: true}
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		for _, mailbox := range mailboxes {
@@ -145,7 +116,7 @@ func waitMailIn(t testing.TB, imapAddr, user, pass, subject string, mailboxes ..
 // spf=pass dkim=pass dmarc=pass.
 func TestTwoServersOneWorld(t *testing.T) {
 	w := newWorld(t)
-	submit(t, w.a.addr("submission"), "bob@b.test", "Across the Internet")
+	submitAs(t, w.a.addr("submission"), "alice@a.test", alicePass, "bob@b.test", "Across the Internet")
 	got := waitMail(t, w.b.addr("imap"), "bob@b.test", bobPass, "INBOX", "Across the Internet")
 	ar := headerValue(got, "Authentication-Results")
 	for _, want := range []string{"mx.b.test", "spf=pass", "dkim=pass", "dmarc=pass", "header.d=a.test", "header.a=rsa-sha256", "header.a=ed25519-sha256"} {
@@ -205,7 +176,7 @@ func TestDMARCActions(t *testing.T) {
 func TestQueueSurvivesKill(t *testing.T) {
 	w := newWorld(t)
 	w.b.stop()
-	submit(t, w.a.addr("submission"), "bob@b.test", "Held in the queue")
+	submitAs(t, w.a.addr("submission"), "alice@a.test", alicePass, "bob@b.test", "Held in the queue")
 	out := mustFrontdesk(t, "", "queue", "list", "--data", w.aData)
 	if !strings.Contains(out, "bob@b.test") || !strings.Contains(out, "queued") {
 		t.Fatalf("queue list while b is down:\n%s", out)
@@ -278,14 +249,7 @@ func BenchmarkSubmitToDelivery(b *testing.B) {
 		}
 	}
 	submitted := b.Elapsed()
-	c, err := imapclient.DialInsecure(w.b.addr("imap"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login("bob@b.test", bobPass).Wait(); err != nil {
-		b.Fatal(err)
-	}
+	c := imapLogin(b, w.b.addr("imap"), "bob@b.test", bobPass, "")
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
 		st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
 		if err != nil {
