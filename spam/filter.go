@@ -52,11 +52,21 @@ func (f *Filter) Account(id uint64) (*DB, error) {
 // Classify scores a message for an account: its own lessons and the
 // global statistics together.
 func (f *Filter) Classify(account uint64, msg []byte) (Score, error) {
+	return f.ClassifyTokens(account, f.Tokens(msg))
+}
+
+// Tokens tokenizes a message once, for ClassifyTokens with several accounts.
+func (f *Filter) Tokens(msg []byte) []string {
+	return NewClassifier(f.opts).Tokens(msg)
+}
+
+// ClassifyTokens is Classify of an already tokenized message.
+func (f *Filter) ClassifyTokens(account uint64, tokens []string) (Score, error) {
 	db, err := f.Account(account)
 	if err != nil {
 		return Score{}, err
 	}
-	return NewClassifier(f.opts, db, f.global).Classify(msg)
+	return NewClassifier(f.opts, db, f.global).ClassifyTokens(tokens)
 }
 
 // Special-use attributes (RFC 6154) the rules below look at.

@@ -41,8 +41,9 @@ func (j judge) Judge(ctx context.Context, in smtpd.JudgeInput) smtpd.Judgement {
 		return out
 	}
 	out.Message = spam.StripHeaders(in.Message)
+	tokens := j.spam.Tokens(out.Message) // once for every recipient
 	for _, id := range in.Recipients {
-		s, err := j.spam.Classify(id, out.Message)
+		s, err := j.spam.ClassifyTokens(id, tokens)
 		if err != nil {
 			// Derived data may lag: a broken token database must not
 			// stop mail, so the copy is delivered unscored.
