@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -267,20 +268,32 @@ func (s *Store) ResolveRecipient(ctx context.Context, address string) (*Account,
 	var a *Account
 	err = s.db.View(func(tx *bolt.Tx) error {
 		addrs := tx.Bucket(bucketAddrs)
-		if id := addrs.Get([]byte(addr)); id != nil {
-			a, err = getAccount(tx, id)
+		// An account's own address, then an alias pointing at one.
+		direct := func(addr string) (*Account, error) {
+			if id := addrs.Get([]byte(addr)); id != nil {
+				return getAccount(tx, id)
+			}
+			if b := tx.Bucket(bucketAliases); b != nil {
+				if v := b.Get([]byte(addr)); v != nil {
+					var al Alias
+					if err := json.Unmarshal(v, &al); err != nil {
+						return nil, err
+					}
+					if id := addrs.Get([]byte(al.Target)); id != nil {
+						return getAccount(tx, id)
+					}
+				}
+			}
+			return nil, nil
+		}
+		if a, err = direct(addr); a != nil || err != nil {
 			return err
 		}
-		if b := tx.Bucket(bucketAliases); b != nil {
-			if v := b.Get([]byte(addr)); v != nil {
-				var al Alias
-				if err := json.Unmarshal(v, &al); err != nil {
-					return err
-				}
-				if id := addrs.Get([]byte(al.Target)); id != nil {
-					a, err = getAccount(tx, id)
-					return err
-				}
+		// RFC 5233 subaddress: user+detail@ reaches user@ (and its
+		// aliases) before the catch-all does.
+		if base := BaseAddress(addr); base != addr {
+			if a, err = direct(base); a != nil || err != nil {
+				return err
 			}
 		}
 		di, err := getDomainInfo(tx, DomainOf(addr))
@@ -297,6 +310,20 @@ func (s *Store) ResolveRecipient(ctx context.Context, address string) (*Account,
 	}
 	a.Password = ""
 	return a, nil
+}
+
+// BaseAddress drops an RFC 5233 subaddress: "user+detail@example.com"
+// becomes "user@example.com". Other addresses come back unchanged.
+func BaseAddress(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return addr
+	}
+	plus := strings.IndexByte(addr[:at], '+')
+	if plus <= 0 {
+		return addr
+	}
+	return addr[:plus] + addr[at:]
 }
 
 // DeleteAccount removes an account: its record and address, the aliases
