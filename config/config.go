@@ -34,6 +34,8 @@ type Config struct {
 	Queue  Queue  `toml:"queue"`
 	// Telephony configures the SIP hotline (see Telephony).
 	Telephony Telephony `toml:"telephony"`
+	// Tickets configures the ticket desk (see Tickets).
+	Tickets Tickets `toml:"tickets"`
 }
 
 // Queue tunes outbound delivery.
@@ -156,6 +158,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
 		}
+	}
+	if err := c.Tickets.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxMessageSize < 1024 {
 		errs = append(errs, fmt.Errorf("max_message_size: %d is too small", c.MaxMessageSize))

@@ -46,3 +46,21 @@ type Judgement struct {
 type Signer interface {
 	Sign(ctx context.Context, msg []byte) ([]byte, error)
 }
+
+// Desk puts mail to support addresses on tickets. SupportMail returns
+// only once the ticket is committed, so the 250 after it means "on a
+// ticket"; an error answers 451 and the client's retry lands once (the
+// desk recognises the Message-ID).
+type Desk interface {
+	SupportMail(ctx context.Context, in SupportInput) error
+}
+
+// SupportInput is one stored transaction with local recipients.
+type SupportInput struct {
+	MailFrom   string   // "" for the null sender
+	Recipients []string // local recipients as given in RCPT, normalized
+	// Junk marks the accounts whose copy was filed as spam: the desk
+	// opens no ticket for those.
+	Junk    map[uint64]bool
+	Message []byte // as stored, with our trace header
+}

@@ -111,6 +111,8 @@ type Config struct {
 	Judge Judge
 	// Signer DKIM-signs submitted mail; nil sends it unsigned.
 	Signer Signer
+	// Desk puts mail to support addresses on tickets; nil keeps it mail.
+	Desk Desk
 }
 
 // Server is an SMTP server in one Mode. It may serve several listeners.

@@ -52,6 +52,7 @@ type session struct {
 	local  []uint64        // accounts to deliver to, once each
 	seen   map[uint64]bool // accounts already in local
 	remote []string        // recipients for Outbound, as the client wrote them
+	locals []string        // local recipients, as normalized, for the Desk
 }
 
 var (
@@ -70,7 +71,7 @@ func (s *session) isTLS() bool {
 func (s *session) Reset() {
 	s.conn.abortTx()
 	s.id, s.from, s.utf8 = "", "", false
-	s.rcpts, s.local, s.seen, s.remote = nil, nil, nil, nil
+	s.rcpts, s.local, s.seen, s.remote, s.locals = nil, nil, nil, nil, nil
 }
 
 // Logout ends the session. It may run concurrently with Data when
@@ -173,6 +174,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.local = append(s.local, acct.ID)
 	}
 	s.rcpts = append(s.rcpts, addr)
+	s.locals = append(s.locals, addr)
 	return nil
 }
 
@@ -285,6 +287,16 @@ func (s *session) Data(r io.Reader) error {
 				s.log.Error("deliver failed", "id", s.id, "from", s.from, "err", err)
 				return errTemporary
 			}
+		}
+	}
+	if len(s.local) > 0 && s.srv.cfg.Desk != nil {
+		junk := map[uint64]bool{}
+		for id, mb := range judged.Mailbox {
+			junk[id] = mb == "Junk"
+		}
+		if err := s.srv.cfg.Desk.SupportMail(s.ctx, SupportInput{MailFrom: s.from, Recipients: s.locals, Junk: junk, Message: msg}); err != nil {
+			s.log.Error("ticket desk failed", "id", s.id, "from", s.from, "err", err)
+			return errTemporary
 		}
 	}
 	if len(s.remote) > 0 {

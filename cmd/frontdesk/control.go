@@ -84,7 +84,7 @@ func remoteAdmin(conn net.Conn, args []string, stdin io.Reader, stdout, stderr i
 }
 
 func wantsStdin(args []string) bool {
-	if joinWords(args, 2) == "spam classify" {
+	if w := joinWords(args, 2); w == "spam classify" || w == "tickets reply" {
 		return true
 	}
 	for _, a := range args {

@@ -47,6 +47,12 @@ Usage:
   frontdesk calls queues                         # who waits, which agent is free
   frontdesk calls recording ID > call.wav
 
+  frontdesk support add|remove ADDRESS           # an account or alias whose mail becomes tickets
+  frontdesk support list
+  frontdesk tickets list [--status S|all] [--assignee ADDR] [--group G] [--limit N]
+  frontdesk tickets show N                       # the ticket and its timeline
+  frontdesk tickets reply N --as AGENT [--status pending|solved] < text
+
   frontdesk backup DIR                           # consistent copy, also while serve runs; DIR new or empty
   frontdesk restore DIR --data DATA [--force]    # server stopped; --force replaces a non-empty DATA
 

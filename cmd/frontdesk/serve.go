@@ -155,13 +155,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer filter.Close()
-	svc := &services{dataDir: cfg.Data, queue: q, keys: keys, spam: filter, dns: cfg.DNS}
+	desk, closeDesk, err := openDesk(cfg, deskParts{st: st, queue: q, keys: keys, log: log.With("service", "tickets")})
+	if err != nil {
+		return err
+	}
+	defer closeDesk()
+	dctx, stopDesk := context.WithCancel(context.Background())
+	defer stopDesk()
+	go desk.Run(dctx, time.Minute)
+	svc := &services{dataDir: cfg.Data, queue: q, keys: keys, spam: filter, dns: cfg.DNS, desk: desk}
 
 	auth := authn.New(st)
 	mx := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.MX, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
-		Judge: judge{auth: mailauth.New(resolver, cfg.Hostname), spam: filter, log: log.With("service", "smtp")}})
+		Judge: judge{auth: mailauth.New(resolver, cfg.Hostname), spam: filter, log: log.With("service", "smtp")},
+		Desk:  deskHook{st: st, desk: desk}})
 	sub := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.Submission, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
-		Signer: signer{keys: keys}, Outbound: outbound{q: q}})
+		Signer: signer{keys: keys}, Outbound: outbound{q: q}, Desk: deskHook{st: st, desk: desk}})
 	// The index catches up with the store in the background while mail
 	// flows (derived data may lag, never lie); SEARCH checks every message
 	// until it is ready.

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"log/slog"
+
+	"frontdesk/config"
+	"frontdesk/tickets"
 	"path/filepath"
 	"sync"
 
@@ -23,6 +27,7 @@ type services struct {
 	keys  *dkim.Keyring     // guarded by mu
 	spam  *spam.Filter      // guarded by mu
 	tel   *telephony.Server // guarded by mu
+	desk  *tickets.Desk     // guarded by mu
 	owned []func() error
 }
 
@@ -88,6 +93,38 @@ func (s *services) Telephony(e *adminEnv) (*telephony.Server, error) {
 		s.owned = append(s.owned, t.Close)
 	}
 	return s.tel, nil
+}
+
+// Desk returns the ticket desk: the running server's, or one opened on
+// the data directory (mail it sends is queued for the next start).
+func (s *services) Desk(e *adminEnv) (*tickets.Desk, error) {
+	s.mu.Lock()
+	if s.desk != nil {
+		defer s.mu.Unlock()
+		return s.desk, nil
+	}
+	s.mu.Unlock()
+	q, err := s.Queue(e)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := s.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.desk == nil {
+		cfg := config.Defaults()
+		cfg.Data = s.dataDir
+		d, closeDesk, err := openDesk(cfg, deskParts{st: e.store, queue: q, keys: keys, log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			return nil, err
+		}
+		s.desk = d
+		s.owned = append(s.owned, closeDesk)
+	}
+	return s.desk, nil
 }
 
 func (s *services) close() {
