@@ -1,6 +1,7 @@
 package tickets
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -123,6 +124,9 @@ type Desk struct {
 	// Held only after a transaction commits, never during one.
 	mu      sync.RWMutex
 	tickets map[uint64]*Ticket // guarded by mu
+	// order holds the same tickets, newest change first, so a page of a
+	// list is a walk from the top, not a sort.
+	order []*Ticket // guarded by mu
 
 	subMu sync.Mutex
 	subs  map[chan Event]struct{} // guarded by subMu
@@ -179,6 +183,7 @@ func Open(cfg Config) (*Desk, error) {
 		db.Close()
 		return nil, err
 	}
+	slices.SortFunc(d.order, newer)
 	return d, nil
 }
 
@@ -209,9 +214,18 @@ func (d *Desk) init() error {
 				return fmt.Errorf("tickets: ticket %d: %w", binary.BigEndian.Uint64(k), err)
 			}
 			d.tickets[t.Number] = t
+			d.order = append(d.order, t)
 			return nil
 		})
 	})
+}
+
+// newer orders the view: latest Updated first, then highest number.
+func newer(a, b *Ticket) int {
+	if c := b.Updated.Compare(a.Updated); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.Number, a.Number)
 }
 
 // Close closes the database.
@@ -259,7 +273,14 @@ func (d *Desk) remember(t *Ticket, kind Kind) {
 	c := *t
 	c.Tags = slices.Clone(t.Tags)
 	d.mu.Lock()
+	if old, ok := d.tickets[t.Number]; ok {
+		if i, found := slices.BinarySearchFunc(d.order, old, newer); found {
+			d.order = slices.Delete(d.order, i, i+1)
+		}
+	}
 	d.tickets[t.Number] = &c
+	i, _ := slices.BinarySearchFunc(d.order, &c, newer)
+	d.order = slices.Insert(d.order, i, &c)
 	d.mu.Unlock()
 	d.publish(&c, kind)
 }

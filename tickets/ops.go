@@ -487,8 +487,10 @@ func (d *Desk) List(_ context.Context, o ListOptions) ([]Ticket, int) {
 	}
 	now := time.Now()
 	d.mu.RLock()
-	match := make([]*Ticket, 0, 256)
-	for _, t := range d.tickets {
+	defer d.mu.RUnlock()
+	total := 0
+	var out []Ticket
+	for _, t := range d.order {
 		if t.MergedInto != 0 {
 			continue
 		}
@@ -507,22 +509,13 @@ func (d *Desk) List(_ context.Context, o ListOptions) ([]Ticket, int) {
 		} else if !o.AllStatus && !t.Status.Active() {
 			continue
 		}
-		match = append(match, t)
-	}
-	slices.SortFunc(match, func(a, b *Ticket) int {
-		if c := b.Updated.Compare(a.Updated); c != 0 {
-			return c
+		if total >= o.Offset && len(out) < o.Limit {
+			c := *t
+			c.Tags = slices.Clone(c.Tags)
+			out = append(out, c)
 		}
-		return int(int64(b.Number) - int64(a.Number))
-	})
-	total := len(match)
-	var out []Ticket
-	for i := o.Offset; i < total && len(out) < o.Limit; i++ {
-		c := *match[i]
-		c.Tags = slices.Clone(c.Tags)
-		out = append(out, c)
+		total++
 	}
-	d.mu.RUnlock()
 	return out, total
 }
 
