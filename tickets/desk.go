@@ -476,7 +476,7 @@ func addEntry(tx *bolt.Tx, t *Ticket, e *Entry) error {
 	} else {
 		k, _ = c.Prev()
 	}
-	if k != nil && len(k) == 12 && string(k[:8]) == string(prefix) {
+	if len(k) == 12 && string(k[:8]) == string(prefix) {
 		seq = binary.BigEndian.Uint32(k[8:]) + 1
 	}
 	e.Ticket, e.Seq = t.Number, seq

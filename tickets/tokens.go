@@ -20,7 +20,6 @@ type Token struct {
 	Name    string    `json:"name"`
 	Role    string    `json:"role"` // the least web role it acts with: agent, supervisor or admin
 	Created time.Time `json:"created"`
-	hash    string
 }
 
 const tokenPrefix = "fdt_"
