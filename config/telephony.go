@@ -1,6 +1,11 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+)
 
 // Telephony configures the SIP hotline. With no hotline configured, the
 // demo hotline 100 answers (1 sales, 2 support, 0 operator).
@@ -23,6 +28,18 @@ import "fmt"
 //	[telephony.hotline.menu]
 //	prompts = ["greeting", "menu"]
 //	options = { "1" = { action = "queue", queue = "sales" }, "2" = { action = "queue", queue = "support" } }
+//
+//	[telephony.trunk]              # outbound callbacks; without it, none
+//	proxy = "sip.example-itsp.net:5060"
+//	username = "frontdesk"
+//	password = "secret"
+//	caller_id = "+15550100"
+//	domain = "example-itsp.net"   # default: the proxy's host
+//	ring_timeout = "30s"
+//
+//	[telephony.callbacks]          # queued "call me back" requests
+//	max_attempts = 3
+//	retry_interval = "5m"
 type Telephony struct {
 	PublicIP   string       `toml:"public_ip"`
 	RTPPortMin int          `toml:"rtp_port_min"`
@@ -31,6 +48,28 @@ type Telephony struct {
 	Realm      string       `toml:"realm"`
 	Queues     []SIPQueue   `toml:"queue"`
 	Hotlines   []SIPHotline `toml:"hotline"`
+	// Trunk is the SIP trunk callbacks are dialled through; nil: no
+	// callbacks.
+	Trunk *SIPTrunk `toml:"trunk"`
+	// Callbacks tunes queued callbacks.
+	Callbacks SIPCallbacks `toml:"callbacks"`
+}
+
+// SIPTrunk is an ITSP's SIP proxy that customers are dialled through
+// (UDP).
+type SIPTrunk struct {
+	Proxy       string   `toml:"proxy"`        // host:port; port 5060 if left out. Required.
+	Username    string   `toml:"username"`     // digest user; default: caller_id
+	Password    string   `toml:"password"`     // digest password for 401/407 challenges
+	CallerID    string   `toml:"caller_id"`    // number presented in From. Required.
+	Domain      string   `toml:"domain"`       // Request-URI host; default: the proxy's host
+	RingTimeout Duration `toml:"ring_timeout"` // how long the customer rings; default 30s
+}
+
+// SIPCallbacks tunes the callbacks callers ask for in the IVR.
+type SIPCallbacks struct {
+	MaxAttempts   int      `toml:"max_attempts"`   // calls to the customer before giving up; default 3
+	RetryInterval Duration `toml:"retry_interval"` // between attempts; default 5m
 }
 
 // SIPQueue is one skill group's queue.
@@ -68,6 +107,17 @@ type SIPMenuOption struct {
 }
 
 func (t *Telephony) validate() error {
+	if t.Trunk != nil {
+		if err := t.Trunk.validate(); err != nil {
+			return fmt.Errorf("telephony.trunk: %w", err)
+		}
+	}
+	if t.Callbacks.MaxAttempts < 0 || t.Callbacks.MaxAttempts > 20 {
+		return fmt.Errorf("telephony.callbacks.max_attempts: %d is not in 0-20", t.Callbacks.MaxAttempts)
+	}
+	if t.Callbacks.RetryInterval.Duration < 0 {
+		return fmt.Errorf("telephony.callbacks.retry_interval: negative")
+	}
 	queues := map[string]bool{}
 	for _, q := range t.Queues {
 		if q.Name == "" {
@@ -117,6 +167,44 @@ func (m *SIPMenu) validate(queues map[string]bool, depth int) error {
 		default:
 			return fmt.Errorf("action %q: want queue, submenu, voicemail, repeat, operator or hangup", o.Action)
 		}
+	}
+	return nil
+}
+
+// validate checks the trunk and fills its defaults: port 5060, the
+// username from caller_id, the domain from the proxy, ring_timeout 30s.
+func (t *SIPTrunk) validate() error {
+	if t.Proxy == "" {
+		return fmt.Errorf("proxy is required")
+	}
+	host, port, err := net.SplitHostPort(t.Proxy)
+	if err != nil {
+		// No port given: the SIP default (RFC 3261 section 19.1.2).
+		host, port = t.Proxy, "5060"
+		t.Proxy = net.JoinHostPort(host, port)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 || host == "" {
+		return fmt.Errorf("proxy %q: want host:port", t.Proxy)
+	}
+	if t.CallerID == "" {
+		return fmt.Errorf("caller_id is required")
+	}
+	for _, c := range t.CallerID {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '+' || c == '-' || c == '.' || c == '_' || c == '*') {
+			return fmt.Errorf("caller_id %q: want a number or SIP user name", t.CallerID)
+		}
+	}
+	if t.Username == "" {
+		t.Username = t.CallerID
+	}
+	if t.Domain == "" {
+		t.Domain = host
+	}
+	if t.RingTimeout.Duration < 0 {
+		return fmt.Errorf("ring_timeout: negative")
+	}
+	if t.RingTimeout.Duration == 0 {
+		t.RingTimeout.Duration = 30 * time.Second
 	}
 	return nil
 }

@@ -31,6 +31,9 @@ type waiter struct {
 	// offering is the agent being rung for this caller, "" if none.
 	offering string
 	tried    map[string]bool // agents that did not answer this caller
+	// task is the ID of the queued callback this entry stands for; 0 for
+	// a live caller. Callbacks are served after every live caller.
+	task uint64
 }
 
 type agentSt struct {
@@ -57,6 +60,12 @@ func newACD() *acd { return &acd{agents: map[string]*agentSt{}} }
 
 func (a *acd) sort() {
 	slices.SortStableFunc(a.waiting, func(x, y *waiter) int {
+		if (x.task != 0) != (y.task != 0) {
+			if x.task != 0 {
+				return 1
+			}
+			return -1
+		}
 		if d := x.level.rank() - y.level.rank(); d != 0 {
 			return d
 		}
@@ -205,6 +214,20 @@ func (a *acd) hungUp(agent string, wrap time.Duration, now time.Time) {
 	} else {
 		ag.state, ag.idleSince = StateAvailable, now
 	}
+}
+
+// reserve takes a registered agent for a call the ACD did not hand out
+// (a callback an agent asked for): they are on a call until hungUp. It
+// fails if they are ringing or on a call; wasAway tells whether they were
+// on a break, to put them back on it afterwards.
+func (a *acd) reserve(agent string) (wasAway, ok bool) {
+	ag := a.agents[agent]
+	if ag == nil || ag.state == StateRinging || ag.state == StateOnCall {
+		return false, false
+	}
+	wasAway = ag.state == StateAway
+	ag.state = StateOnCall
+	return wasAway, true
 }
 
 // setAway toggles an agent's away state (a break, or back).

@@ -99,6 +99,7 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.nextID++
 	c.rec.ID = fmt.Sprintf("c%d-%d", time.Now().UnixMilli(), s.nextID)
 	s.mu.Unlock()
+	c.rec.Direction = DirectionInbound
 	c.rec.CallID = req.CallID().Value()
 	c.rec.Caller = req.From().Address.User
 	c.rec.Dialled = line.Number
@@ -324,7 +325,7 @@ func (c *call) finish() {
 	}
 	c.rec.HangupBy = by
 	c.rec.CallerRTP = c.leg.stats()
-	if err := c.s.db.addCall(context.Background(), &c.rec); err != nil {
+	if err := c.s.storeCall(&c.rec); err != nil {
 		c.log.Error("store call record", "err", err)
 	}
 	c.log.Info("call ended", "outcome", c.rec.Outcome, "ivr", c.rec.IVRPath, "queue", c.rec.Queue,
@@ -366,5 +367,3 @@ func (c *call) voicemail() bool {
 	c.rec.Outcome = OutcomeVoicemail
 	return true
 }
-
-func sipgoAnswer() sipgo.AnswerOptions { return sipgo.AnswerOptions{} }

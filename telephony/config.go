@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"frontdesk/store"
@@ -93,7 +94,8 @@ type Hotline struct {
 type QueueConfig struct {
 	Name  string
 	Skill string // default: Name
-	// MaxWait per contact level; past it the caller is offered voicemail.
+	// MaxWait per contact level; past it the caller is offered voicemail,
+	// and a callback when a trunk is configured.
 	// Defaults: vip 30 s, regular 120 s, new 300 s.
 	MaxWait map[Level]time.Duration
 	// RingTimeout is how long one agent rings before the next is tried.
@@ -157,6 +159,62 @@ type Config struct {
 	// HoldInterval is how often a waiting caller hears their position.
 	// Default 20 s.
 	HoldInterval time.Duration
+
+	// Trunk is the SIP trunk outbound callbacks go through. Nil: no
+	// callbacks (Server.Callback fails with ErrNoTrunk and callers past
+	// their maximum wait are offered voicemail only).
+	Trunk *TrunkConfig
+	// Callbacks tunes the queued callbacks callers ask for in the IVR.
+	Callbacks CallbackConfig
+	// OnRecord, if set, is called after each call record is durably stored
+	// (inbound calls, voicemail, abandoned calls and callbacks alike), with
+	// the stored record (Seq set). It runs on the goroutine that ran the
+	// call, concurrently for different calls, so it must be safe for
+	// concurrent use; it must not block long, because the call's cleanup
+	// and Server.Close wait for it. A panic in it is logged and recovered.
+	OnRecord func(CallRecord)
+}
+
+// TrunkConfig is a SIP trunk (an ITSP's registrar/proxy) through which
+// Frontdesk dials customers' numbers. Only UDP is used.
+type TrunkConfig struct {
+	// Proxy is the trunk's proxy as host:port (UDP); every outbound INVITE
+	// is sent there (RFC 3261 section 8.1.2, an outbound proxy). Required.
+	Proxy string
+	// Username and Password answer the trunk's digest challenges (401 with
+	// WWW-Authenticate or 407 with Proxy-Authenticate, RFC 3261 section
+	// 22.2-22.3). Username defaults to CallerID.
+	Username, Password string
+	// CallerID is the user part presented in From, the number customers see.
+	// Required.
+	CallerID string
+	// Domain is the host of the Request-URI (sip:NUMBER@Domain) and of
+	// From. Default: the host of Proxy.
+	Domain string
+	// RingTimeout is how long the customer's phone rings before the
+	// attempt counts as not answered. Default 30 s.
+	RingTimeout time.Duration
+}
+
+// CallbackConfig tunes queued callbacks ("press 1 to be called back").
+type CallbackConfig struct {
+	// MaxAttempts is how many times a queued callback dials the customer
+	// before it is given up (state "failed"). Default 3.
+	MaxAttempts int
+	// RetryInterval is the spacing between attempts at a customer who was
+	// busy or did not answer. Default 5 minutes.
+	RetryInterval time.Duration
+	// AgentRetry is how long a queued callback waits before trying again
+	// after the agent it rang did not answer (which uses no attempt).
+	// Default 10 s.
+	AgentRetry time.Duration
+	// RingTimeout is how long the agent rings for a Callback without a
+	// queue. Default 15 s (a queue's own RingTimeout otherwise).
+	RingTimeout time.Duration
+	// OfferTimeout is how long a caller past the maximum wait has to choose
+	// between a callback (1) and a message (2); silence means a message.
+	// Default 5 s.
+	OfferTimeout time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -235,7 +293,87 @@ func (c *Config) setDefaults() error {
 	if c.HoldInterval == 0 {
 		c.HoldInterval = 20 * time.Second
 	}
+	if c.Trunk != nil {
+		t := *c.Trunk // the caller's struct stays untouched
+		if err := t.setDefaults(); err != nil {
+			return err
+		}
+		c.Trunk = &t
+	}
+	cb := &c.Callbacks
+	if cb.MaxAttempts <= 0 {
+		cb.MaxAttempts = 3
+	}
+	if cb.RetryInterval <= 0 {
+		cb.RetryInterval = 5 * time.Minute
+	}
+	if cb.AgentRetry <= 0 {
+		cb.AgentRetry = 10 * time.Second
+	}
+	if cb.RingTimeout <= 0 {
+		cb.RingTimeout = 15 * time.Second
+	}
+	if cb.OfferTimeout <= 0 {
+		cb.OfferTimeout = 5 * time.Second
+	}
 	return nil
+}
+
+func (t *TrunkConfig) setDefaults() error {
+	host, port, err := net.SplitHostPort(t.Proxy)
+	if err != nil || host == "" || atoi(port) <= 0 || atoi(port) > 65535 {
+		return fmt.Errorf("telephony: trunk proxy %q: want host:port", t.Proxy)
+	}
+	if !validNumber(t.CallerID) && !validUser(t.CallerID) {
+		return fmt.Errorf("telephony: trunk caller ID %q: want a number or SIP user name", t.CallerID)
+	}
+	if t.Username == "" {
+		t.Username = t.CallerID
+	}
+	if t.Domain == "" {
+		t.Domain = host
+	}
+	if strings.ContainsAny(t.Domain, " <>;@\"\r\n") {
+		return fmt.Errorf("telephony: trunk domain %q is not a host name", t.Domain)
+	}
+	if t.RingTimeout <= 0 {
+		t.RingTimeout = 30 * time.Second
+	}
+	return nil
+}
+
+// validNumber accepts a dialable number: digits with an optional leading
+// "+", and "*" for service codes; at most 32 characters. It keeps anything
+// that could break a SIP URI out of the Request-URIs we build ("#" would
+// need escaping in a user part, RFC 3261 section 25.1, so it is refused).
+func validNumber(n string) bool {
+	if n == "" || len(n) > 32 {
+		return false
+	}
+	digits := 0
+	for i, c := range n {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '+' && i == 0, c == '*':
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}
+
+// validUser accepts a plain SIP user name (letters, digits, "-._").
+func validUser(u string) bool {
+	if u == "" || len(u) > 64 {
+		return false
+	}
+	for _, c := range u {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // check fills menu defaults and validates queue names, depth-first.

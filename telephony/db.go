@@ -12,7 +12,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// db is DATA/telephony.db: call records and the agent table.
+// db is DATA/telephony.db: call records, the agent table and queued
+// callbacks.
 type db struct {
 	bolt *bolt.DB
 }
@@ -20,6 +21,7 @@ type db struct {
 var (
 	bucketCalls  = []byte("calls")
 	bucketAgents = []byte("agents")
+	bucketTasks  = []byte("callbacks")
 )
 
 func openDB(path string) (*db, error) {
@@ -28,7 +30,7 @@ func openDB(path string) (*db, error) {
 		return nil, fmt.Errorf("telephony: open %s: %w", path, err)
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketCalls, bucketAgents} {
+		for _, name := range [][]byte{bucketCalls, bucketAgents, bucketTasks} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -73,6 +75,9 @@ func (d *db) calls(ctx context.Context) ([]CallRecord, error) {
 			var r CallRecord
 			if err := json.Unmarshal(v, &r); err != nil {
 				return err
+			}
+			if r.Direction == "" { // stored before callbacks existed
+				r.Direction = DirectionInbound
 			}
 			out = append(out, r)
 			return nil
@@ -141,4 +146,66 @@ func (a dbAgents) PutAgent(_ context.Context, ag Agent, ha1, realm string) error
 	return a.d.bolt.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAgents).Put([]byte(ag.Address), v)
 	})
+}
+
+// addTask stores a new pending callback, numbering it. If the same number
+// already has a pending callback for the same queue (they called again and
+// asked again), that one is returned instead and nothing is added.
+func (d *db) addTask(_ context.Context, t *CallbackTask) (added bool, err error) {
+	err = d.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTasks)
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var old CallbackTask
+			if err := json.Unmarshal(v, &old); err != nil {
+				return err
+			}
+			if old.State == TaskPending && old.Number == t.Number && old.Queue == t.Queue {
+				*t = old
+				return nil
+			}
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		t.ID = seq
+		v, err := json.Marshal(t)
+		if err != nil {
+			return err
+		}
+		added = true
+		return b.Put(binary.BigEndian.AppendUint64(nil, seq), v)
+	})
+	return added, err
+}
+
+// putTask updates a stored callback.
+func (d *db) putTask(_ context.Context, t CallbackTask) error {
+	v, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return d.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTasks).Put(binary.BigEndian.AppendUint64(nil, t.ID), v)
+	})
+}
+
+// tasks lists callbacks in the order they were asked for.
+func (d *db) tasks(ctx context.Context) ([]CallbackTask, error) {
+	var out []CallbackTask
+	err := d.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTasks).ForEach(func(_, v []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var t CallbackTask
+			if err := json.Unmarshal(v, &t); err != nil {
+				return err
+			}
+			out = append(out, t)
+			return nil
+		})
+	})
+	return out, err
 }

@@ -219,7 +219,8 @@ func (h *harness) records(n int) []CallRecord {
 
 func TestE2EWholeCall(t *testing.T) {
 	needSipp(t)
-	h := newHarness(t, nil)
+	got := &onRecords{}
+	h := newHarness(t, func(c *Config) { c.OnRecord = got.add })
 	if err := h.s.AddAgent(context.Background(), "agent1@example.com", []string{"support"}, "agentpassword"); err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +251,10 @@ func TestE2EWholeCall(t *testing.T) {
 	}
 	if st := h.s.QueueState(); st[1].Agents[0].State != StateAvailable || len(st[1].Waiting) != 0 {
 		t.Fatalf("queue state after call: %+v", st)
+	}
+	// The ticket desk hears of the stored record.
+	if on := got.wait(t, 1); len(on) != 1 || on[0].Seq != r.Seq || on[0].Direction != DirectionInbound || on[0].Agent != r.Agent {
+		t.Fatalf("OnRecord got %+v", on)
 	}
 }
 
@@ -328,13 +333,19 @@ func pcapAudio(t *testing.T, path string) []int16 {
 
 func TestE2EVoicemail(t *testing.T) {
 	needSipp(t)
+	onRec := &onRecords{}
 	h := newHarness(t, func(c *Config) {
 		c.Queues[1].MaxWait = map[Level]time.Duration{LevelVIP: 1500 * time.Millisecond, LevelRegular: 1500 * time.Millisecond, LevelNew: 1500 * time.Millisecond}
+		c.OnRecord = onRec.add
 	})
 	h.call("caller_voicemail", "+15550100", "100").wait(t)
 	r := h.records(1)[0]
-	if r.Outcome != OutcomeVoicemail || r.Queue != "support" || r.Recording == "" || r.Wait < 1500*time.Millisecond {
+	if r.Outcome != OutcomeVoicemail || r.Queue != "support" || r.Recording == "" || r.Wait < 1500*time.Millisecond ||
+		r.Direction != DirectionInbound {
 		t.Fatalf("record %+v", r)
+	}
+	if on := onRec.wait(t, 1); len(on) != 1 || on[0].Recording != r.Recording || on[0].Outcome != OutcomeVoicemail {
+		t.Fatalf("OnRecord got %+v", on)
 	}
 	rc, err := h.s.Recording(context.Background(), r.Recording)
 	if err != nil {

@@ -16,7 +16,11 @@ var embeddedPrompts embed.FS
 
 // DefaultPrompts is the prompt set shipped with Frontdesk (spoken with
 // espeak-ng, 8 kHz mono 16-bit): greeting, menu, invalid, queue, n1-n9,
-// many, voicemail, goodbye.
+// many, voicemail, goodbye, callback_offer ("to be called back ... press
+// 1, to leave a message, press 2") and callback_ok ("we will call you
+// back ... goodbye"). The last two were made with
+//
+//	espeak-ng -v en-us -s 150 -w x.wav "TEXT" && sox x.wav -r 8000 -c 1 -b 16 NAME.wav
 func DefaultPrompts() fs.FS {
 	sub, err := fs.Sub(embeddedPrompts, "prompts")
 	if err != nil {

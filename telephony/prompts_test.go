@@ -9,7 +9,7 @@ import (
 func TestPrompts(t *testing.T) {
 	dir := t.TempDir()
 	p := &prompts{base: DefaultPrompts(), override: dir}
-	for _, name := range []string{"greeting", "menu", "invalid", "queue", "voicemail", "goodbye", "many", "n1", "n9"} {
+	for _, name := range []string{"greeting", "menu", "invalid", "queue", "voicemail", "goodbye", "many", "n1", "n9", "callback_offer", "callback_ok"} {
 		pcm, err := p.get("100", name)
 		if err != nil || len(pcm) < SampleRate/4 {
 			t.Errorf("%s: %d samples, %v", name, len(pcm), err)

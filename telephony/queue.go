@@ -10,7 +10,7 @@ import (
 
 // runQueue waits in q for an agent, with hold audio and position
 // announcements, until answered, abandoned or past the caller's MaxWait,
-// when voicemail is offered.
+// when a callback (if a trunk is configured) and voicemail are offered.
 func (c *call) runQueue(q *QueueConfig) {
 	s := c.s
 	c.rec.Queue = q.Name
@@ -44,6 +44,9 @@ func (c *call) runQueue(q *QueueConfig) {
 			}
 			c.rec.Wait = time.Since(w.enq)
 			c.log.Info("max wait passed", "queue", q.Name, "wait", c.rec.Wait)
+			if c.offerCallback(q) {
+				return
+			}
 			if !c.voicemail() {
 				c.rec.Outcome = OutcomeNoAgent
 			}
@@ -58,6 +61,61 @@ func (c *call) runQueue(q *QueueConfig) {
 			return
 		}
 	}
+}
+
+// offerCallback asks a caller past the maximum wait "press 1 to be called
+// back, 2 to leave a message". It reports whether the call is settled: a
+// callback stored (or the caller gone); false means go to voicemail, as
+// after a 2, no key or any other key. Without a trunk, or for a caller
+// whose number cannot be dialled (anonymous, a SIP name), nothing is
+// offered.
+func (c *call) offerCallback(q *QueueConfig) bool {
+	s := c.s
+	if s.cfg.Trunk == nil || !validNumber(c.rec.Caller) {
+		return false
+	}
+	// Keys pressed while on hold are not an answer to this question.
+	rtpKeys, infoKeys := c.keys()
+	for drained := false; !drained; {
+		select {
+		case <-rtpKeys:
+		case <-infoKeys:
+		default:
+			drained = true
+		}
+	}
+	k, ok := c.playPrompts([]string{"callback_offer"})
+	if !ok {
+		c.rec.Outcome = OutcomeAbandoned
+		return true
+	}
+	if k == 0 {
+		t := time.NewTimer(s.cfg.Callbacks.OfferTimeout)
+		select {
+		case k = <-rtpKeys:
+			c.noteKey("rfc4733")
+		case k = <-infoKeys:
+			c.noteKey("info")
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			c.rec.Outcome = OutcomeAbandoned
+			return true
+		}
+		t.Stop()
+	}
+	if k != '1' {
+		return false
+	}
+	task, err := s.requestCallback(c.rec.Caller, q, c.rec.ID)
+	if err != nil {
+		c.log.Error("callback request", "err", err)
+		return false // a message is better than a promise we cannot keep
+	}
+	c.log.Info("callback requested", "task", task.ID, "queue", q.Name)
+	c.rec.Outcome = OutcomeCallbackRequested
+	c.playPrompts([]string{"callback_ok"}) // a key or hang-up just ends it sooner
+	return true
 }
 
 // positionAudio is "you are number N" followed by hold audio.
@@ -98,7 +156,8 @@ func (s *Server) leaveQueue(w *waiter) bool {
 	return ok
 }
 
-// dispatch starts a ring for every caller the ACD can serve now.
+// dispatch starts a ring for every caller the ACD can serve now, and a
+// callback for every due callback task it hands an agent.
 func (s *Server) dispatch() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,6 +169,11 @@ func (s *Server) dispatch() {
 		q := s.queues[a.w.queue]
 		if !ok || q == nil {
 			s.acd.ringFailed(a.w, a.agent, time.Now())
+			continue
+		}
+		if a.w.task != 0 {
+			s.wg.Add(1)
+			go s.runTask(a, b, q)
 			continue
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, q.RingTimeout)
@@ -137,70 +201,18 @@ func (s *Server) ring(ctx context.Context, cancel context.CancelFunc, a assignme
 		// Try the next agent; a retry with nobody new waits for the next event.
 		s.dispatch()
 	}
-	conn, err := listenRTP(s.ip, s.cfg.RTPPortMin, s.cfg.RTPPortMax, &s.rtpNext)
-	if err != nil {
-		fail("no RTP port", err)
-		return
-	}
-	l := newLeg(conn, log)
-	dua := s.duaUDP
-	if b.transport == "TCP" {
-		dua = s.duaTCP
-	}
-	offer := buildSDP(s.ip, l.port(), []uint8{ptPCMU, ptPCMA}, 101)
-	ct := sip.ContentTypeHeader("application/sdp")
 	s.mu.Lock()
 	c := s.waiters[a.w]
 	s.mu.Unlock()
 	if c == nil {
-		l.close()
 		fail("caller left", nil)
 		return
 	}
-	from := &sip.FromHeader{DisplayName: c.rec.Caller, Address: sip.Uri{Scheme: "sip", User: c.rec.Caller, Host: s.ip.String()}, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	dlg, err := dua.Invite(ctx, b.contact, offer, &ct, from)
+	al, err := s.dialAgent(ctx, a.agent, b, c.rec.Caller, log)
 	if err != nil {
-		l.close()
-		fail("invite", err)
-		return
-	}
-	callID := dlg.InviteRequest.CallID().Value()
-	s.setHooks(callID, &dialogHooks{bye: func(r *sip.Request, t sip.ServerTransaction) {
-		dlg.ReadBye(r, t)
-	}})
-	err = dlg.WaitAnswer(ctx, sipgoAnswer())
-	if err != nil {
-		if res := dlg.InviteResponse; res != nil && res.IsSuccess() {
-			// The agent's 200 crossed our CANCEL (RFC 3261 section 9.1):
-			// the dialog exists, so ACK it and hang it up (section 15).
-			bg, bgCancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := dlg.Ack(bg); err == nil {
-				dlg.Bye(bg)
-			}
-			bgCancel()
-		}
-		s.setHooks(callID, nil)
-		dlg.Close()
-		l.close()
 		fail("no answer", err)
 		return
 	}
-	bg, bgCancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer bgCancel()
-	if err := dlg.Ack(bg); err != nil {
-		log.Warn("ack agent", "err", err)
-	}
-	params, err := parseSDP(dlg.InviteResponse.Body())
-	if err != nil {
-		dlg.Bye(bg)
-		s.setHooks(callID, nil)
-		l.close()
-		fail("bad answer SDP", err)
-		return
-	}
-	l.start(params)
-	al := &agentLeg{addr: a.agent, dlg: dlg, leg: l}
 	s.mu.Lock()
 	delete(s.rings, a.w)
 	c, ok := s.waiters[a.w]
@@ -220,6 +232,13 @@ func (s *Server) ring(ctx context.Context, cancel context.CancelFunc, a assignme
 
 // hangupAgent ends an agent's leg and starts their wrap-up.
 func (s *Server) hangupAgent(al *agentLeg, q *QueueConfig) {
+	s.hangupLeg(al)
+	s.agentFree(al.addr, q.WrapUp)
+}
+
+// hangupLeg sends BYE on an outgoing leg unless it has ended already
+// (RFC 3261 section 15.1.1) and releases its dialog and media.
+func (s *Server) hangupLeg(al *agentLeg) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if al.dlg.LoadState() != sip.DialogStateEnded {
@@ -228,13 +247,44 @@ func (s *Server) hangupAgent(al *agentLeg, q *QueueConfig) {
 	al.dlg.Close()
 	al.leg.close()
 	s.setHooks(al.dlg.InviteRequest.CallID().Value(), nil)
+}
+
+// agentFree ends an agent's call in the ACD: wrap-up, then available.
+func (s *Server) agentFree(addr string, wrap time.Duration) {
 	s.mu.Lock()
-	s.acd.hungUp(al.addr, q.WrapUp, time.Now())
+	s.acd.hungUp(addr, wrap, time.Now())
 	s.mu.Unlock()
-	if q.WrapUp > 0 {
-		time.AfterFunc(q.WrapUp, s.dispatch)
+	if wrap > 0 {
+		time.AfterFunc(wrap, s.dispatch)
 	}
 	s.dispatch()
+}
+
+// connect relays audio both ways between legs x and y, mixing both
+// directions into rec if it is not nil (x as direction 0, y as 1). The
+// returned function undoes it.
+func connect(x, y *leg, rec *recorder) (undo func()) {
+	toY, toX := newFIFO(), newFIFO()
+	x.setSink(func(pcm []int16) {
+		toY.write(pcm)
+		if rec != nil {
+			rec.add(0, pcm)
+		}
+	})
+	y.setSink(func(pcm []int16) {
+		toX.write(pcm)
+		if rec != nil {
+			rec.add(1, pcm)
+		}
+	})
+	x.setSource(toX)
+	y.setSource(toY)
+	return func() {
+		x.setSink(nil)
+		x.setSource(nil)
+		y.setSink(nil)
+		y.setSource(nil)
+	}
 }
 
 // bridge relays audio both ways between the caller and the agent until
@@ -244,25 +294,11 @@ func (c *call) bridge(q *QueueConfig, al *agentLeg) {
 	c.rec.Answered = time.Now()
 	c.rec.Outcome = OutcomeAnswered
 	c.log.Info("bridged", "agent", al.addr, "wait", c.rec.Wait)
-	toAgent, toCaller := newFIFO(), newFIFO()
 	var rec *recorder
 	if q.Record {
 		rec = newRecorder(4*time.Hour, true)
 	}
-	c.leg.setSink(func(pcm []int16) {
-		toAgent.write(pcm)
-		if rec != nil {
-			rec.add(0, pcm)
-		}
-	})
-	al.leg.setSink(func(pcm []int16) {
-		toCaller.write(pcm)
-		if rec != nil {
-			rec.add(1, pcm)
-		}
-	})
-	c.leg.setSource(toCaller)
-	al.leg.setSource(toAgent)
+	undo := connect(c.leg, al.leg, rec)
 
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
@@ -282,8 +318,7 @@ loop:
 		}
 	}
 	c.rec.Talk = time.Since(c.rec.Answered)
-	c.leg.setSink(nil)
-	c.leg.setSource(nil)
+	undo()
 	c.rec.AgentRTP = al.leg.stats()
 	c.s.hangupAgent(al, q)
 	if rec != nil {

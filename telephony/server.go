@@ -63,6 +63,8 @@ type Server struct {
 	dialogs   map[string]*dialogHooks        // guarded by mu; SIP Call-ID → handlers
 	waiters   map[*waiter]*call              // guarded by mu; callers in queues
 	rings     map[*waiter]context.CancelFunc // guarded by mu
+	tasks     map[uint64]*taskState          // guarded by mu; pending callbacks
+	taskWake  chan struct{}                  // nudges taskLoop
 	active    int                            // guarded by mu; calls in progress
 	nextID    uint64                         // guarded by mu
 	closed    bool                           // guarded by mu
@@ -115,6 +117,11 @@ func New(cfg Config) (*Server, error) {
 		queues:  map[string]*QueueConfig{}, lines: map[string]*Hotline{},
 		acd: newACD(), regs: map[string]binding{}, dialogs: map[string]*dialogHooks{},
 		waiters: map[*waiter]*call{}, rings: map[*waiter]context.CancelFunc{},
+		tasks: map[uint64]*taskState{}, taskWake: make(chan struct{}, 1),
+	}
+	if err := s.loadTasks(); err != nil {
+		d.close()
+		return nil, fmt.Errorf("telephony: load callbacks: %w", err)
 	}
 	s.agents = cfg.Agents
 	if s.agents == nil {
@@ -211,7 +218,8 @@ func (s *Server) Start(ctx context.Context) error {
 	}))
 
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go s.taskLoop()
 	go func() {
 		defer s.wg.Done()
 		s.srv.ServeUDP(s.udp)
@@ -255,6 +263,18 @@ func (s *Server) Close() error {
 		s.mu.Unlock()
 		if s.cancel != nil {
 			s.cancel()
+		}
+		// Calls end now, sending BYE to whoever is still on the line; keep
+		// the SIP sockets open until they have, so the BYEs' responses
+		// arrive instead of each waiting out its timeout.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			s.mu.Lock()
+			n := s.active
+			s.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		if s.udp != nil {
 			s.udp.Close()
@@ -354,7 +374,9 @@ func (s *Server) QueueState() []QueueState {
 	for _, q := range s.cfg.Queues {
 		qs := QueueState{Name: q.Name, Skill: q.Skill, Waiting: []WaitingCaller{}, Agents: []AgentState{}}
 		for _, w := range s.acd.waiting {
-			if w.queue == q.Name {
+			if w.queue == q.Name && w.task != 0 {
+				qs.Callbacks++
+			} else if w.queue == q.Name {
 				qs.Waiting = append(qs.Waiting, WaitingCaller{Position: len(qs.Waiting) + 1, Caller: w.caller,
 					Level: w.level, Wait: now.Sub(w.enq), Ringing: w.offering})
 			}

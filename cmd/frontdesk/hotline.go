@@ -52,6 +52,11 @@ func telephonyConfig(cfg config.Config, st *store.Store, log *slog.Logger) (tele
 	for _, h := range t.Hotlines {
 		tc.Hotlines = append(tc.Hotlines, telephony.Hotline{Number: h.Number, OperatorQueue: h.OperatorQueue, Menu: menuOf(h.Menu)})
 	}
+	if tr := t.Trunk; tr != nil {
+		tc.Trunk = &telephony.TrunkConfig{Proxy: tr.Proxy, Username: tr.Username, Password: tr.Password,
+			CallerID: tr.CallerID, Domain: tr.Domain, RingTimeout: tr.RingTimeout.Duration}
+	}
+	tc.Callbacks = telephony.CallbackConfig{MaxAttempts: t.Callbacks.MaxAttempts, RetryInterval: t.Callbacks.RetryInterval.Duration}
 	return tc, nil
 }
 
