@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"frontdesk/store"
+	"frontdesk/tickets"
 )
 
 // public marks routes anyone may use.
@@ -85,6 +86,40 @@ func (s *Server) routes() {
 		{"GET /api/domains/{domain}/check", store.RoleAdmin, s.apiDomainCheck},
 		{"POST /api/domains/{domain}/check", store.RoleAdmin, s.apiDomainCheck},
 		{"GET /api/users", store.RoleAdmin, s.apiUsers},
+
+		// Ticket desk (desk*.go); a customer's one-click rating is public.
+		{"GET /rate/{n}/{secret}/{verdict}", public, s.needDesk(s.ratePage)},
+		{"GET /tickets", store.RoleAgent, s.needDesk(s.ticketsPage)},
+		{"POST /tickets", store.RoleAgent, s.needDesk(s.ticketCreate)},
+		{"GET /tickets/{n}", store.RoleAgent, s.needDesk(s.ticketPage)},
+		{"POST /tickets/{n}/reply", store.RoleAgent, s.needDesk(s.ticketReply)},
+		{"POST /tickets/{n}/note", store.RoleAgent, s.needDesk(s.ticketNote)},
+		{"POST /tickets/{n}/assign", store.RoleAgent, s.needDesk(s.ticketAssign)},
+		{"POST /tickets/{n}/update", store.RoleAgent, s.needDesk(s.ticketUpdate)},
+		{"POST /tickets/{n}/merge", store.RoleAgent, s.needDesk(s.ticketMerge)},
+		{"POST /tickets/{n}/callback", store.RoleAgent, s.needDesk(s.ticketCallback)},
+		{"GET /tickets/{n}/recordings/{callid}", store.RoleAgent, s.needDesk(s.ticketRecording)},
+		{"POST /contacts/{id}", store.RoleAgent, s.needDesk(s.contactEdit)},
+		{"GET /api/tickets/events", store.RoleAgent, s.needDesk(s.ticketEvents)},
+		{"GET /wallboard", store.RoleSupervisor, s.needDesk(s.wallboardPage)},
+		{"GET /api/wallboard", store.RoleSupervisor, s.needDesk(s.apiWallboard)},
+		{"GET /tokens", store.RoleAdmin, s.needDesk(s.tokensPage)},
+		{"POST /tokens", store.RoleAdmin, s.needDesk(s.tokenCreate)},
+		{"POST /tokens/{id}/delete", store.RoleAdmin, s.needDesk(s.tokenDelete)},
+
+		// Ticket desk JSON API (apitickets.go), for session cookies and
+		// Bearer API tokens alike.
+		{"GET /api/tickets", store.RoleAgent, s.needDesk(s.apiTickets)},
+		{"POST /api/tickets", store.RoleAgent, s.needDesk(s.apiTicketCreate)},
+		{"GET /api/tickets/{n}", store.RoleAgent, s.needDesk(s.apiTicket)},
+		{"PATCH /api/tickets/{n}", store.RoleAgent, s.needDesk(s.apiTicketUpdate)},
+		{"POST /api/tickets/{n}", store.RoleAgent, s.needDesk(s.apiTicketUpdate)},
+		{"POST /api/tickets/{n}/reply", store.RoleAgent, s.needDesk(s.apiTicketReply)},
+		{"POST /api/tickets/{n}/note", store.RoleAgent, s.needDesk(s.apiTicketNote)},
+		{"GET /api/contacts", store.RoleAgent, s.needDesk(s.apiContacts)},
+		{"POST /api/contacts", store.RoleAgent, s.needDesk(s.apiContactSave)},
+		{"GET /api/contacts/{id}", store.RoleAgent, s.needDesk(s.apiContact)},
+		{"POST /api/contacts/{id}", store.RoleAgent, s.needDesk(s.apiContactSave)},
 	}
 	for _, rt := range table {
 		s.mux.Handle(rt.pattern, s.requireRole(rt.role, rt.handler))
@@ -105,9 +140,21 @@ func unsafeMethod(m string) bool {
 // requireRole wraps a handler with the checks of its route: a session of
 // at least role, and a CSRF token on unsafe methods. Anonymous callers of
 // pages go to the login page; of the API get 401. Too-low roles get 403.
+// API requests may instead carry "Authorization: Bearer fdt_…" (a desk
+// API token, acting with its role); they skip the CSRF check, since they
+// carry no cookie a browser could send for an attacker.
 func (s *Server) requireRole(role store.Role, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := s.viewer(r)
+		if isAPI(r) && r.Header.Get("Authorization") != "" {
+			var tok *tickets.Token
+			if v, tok = s.tokenViewer(r); v == nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="frontdesk"`)
+				s.fail(w, r, http.StatusUnauthorized, "invalid API token")
+				return
+			}
+			r = withToken(r, tok)
+		}
 		if v != nil {
 			r = withViewer(r, v)
 		}
@@ -128,7 +175,7 @@ func (s *Server) requireRole(role store.Role, h http.HandlerFunc) http.Handler {
 			s.fail(w, r, http.StatusForbidden, "this needs the "+string(role)+" role")
 			return
 		}
-		if unsafeMethod(r.Method) && !s.csrfOK(r, v) {
+		if unsafeMethod(r.Method) && tokenOf(r) == nil && !s.csrfOK(r, v) {
 			s.fail(w, r, http.StatusForbidden, "missing or wrong CSRF token: reload the page and try again")
 			return
 		}

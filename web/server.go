@@ -31,6 +31,7 @@ import (
 	"frontdesk/dkim"
 	"frontdesk/dnscheck"
 	"frontdesk/store"
+	"frontdesk/tickets"
 )
 
 //go:embed templates/*.html
@@ -91,6 +92,13 @@ type Config struct {
 	// Hotline shows the live queues and call records on /calls; nil when
 	// the hotline does not run.
 	Hotline Hotline
+	// Desk is the ticket desk behind /tickets, /wallboard and the ticket
+	// API; nil when it does not run, and those pages answer 503.
+	Desk *tickets.Desk
+	// Phone calls customers back, plays recordings and knows agents'
+	// groups (desk.go); nil hides call-back buttons and players, and
+	// agents then see only the tickets assigned to them.
+	Phone Phone
 }
 
 // Server is the web console and HTTP endpoints. It is an http.Handler.

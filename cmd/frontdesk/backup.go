@@ -59,6 +59,7 @@ var dataEntries = map[string]string{
 	"queue":             "copied",
 	"spam":              "copied",
 	"telephony.db":      "copied",
+	"tickets":           "copied (its index is derived: rebuilt on start)",
 	"recordings":        "copied",
 	"keys":              "copied",
 	"tls":               "copied",
@@ -162,6 +163,16 @@ func backupInto(ctx context.Context, e *adminEnv, args []string) error {
 				return err
 			}
 			return t.Backup(tmp)
+		}},
+		{"ticket desk", func() error {
+			if _, err := os.Stat(deskPath(data)); err != nil {
+				return nil // a data directory the desk never opened
+			}
+			d, err := e.svc.Desk(e)
+			if err != nil {
+				return err
+			}
+			return d.Backup(filepath.Join(tmp, "tickets"))
 		}},
 		{"DKIM keys", func() error {
 			return backupDKIM(filepath.Join(data, "keys", "dkim"), filepath.Join(tmp, "keys", "dkim"))

@@ -203,11 +203,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Learner: learner{st: st, spam: filter, log: log.With("service", "spam")}, Index: index})
 	// Web console, autoconfig, MTA-STS policy, /metrics (web.go).
 	var hotline web.Hotline
+	var phone web.Phone
 	if cfg.Listen.SIP != "" {
 		tc, err := telephonyConfig(cfg, st, log.With("service", "sip"))
 		if err != nil {
 			return err
 		}
+		tc.Contacts = deskContacts{desk: desk, fallback: tc.Contacts}
+		tc.OnRecord = callOnTicket(desk, log.With("service", "tickets"))
 		tel, err := telephony.New(tc)
 		if err != nil {
 			return err
@@ -220,9 +223,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("listening", "service", "sip", "addr", udp, "tcp", tcp)
 		svc.tel = tel
 		hotline = hotlineView{tel: tel}
+		phone = deskPhone{tel: tel}
 	}
 
-	console := newConsole(cfg, st, auth, resolver, keys, index, hotline, log)
+	console := newConsole(cfg, st, auth, resolver, keys, index, consoleDesk{hotline: hotline, desk: desk, phone: phone}, log)
 	webs := &webServers{console: console, log: log.With("service", "web")}
 	httpServe := console.Serve
 	if acmeHTTP != nil {

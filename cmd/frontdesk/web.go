@@ -21,15 +21,24 @@ import (
 	"frontdesk/dkim"
 	"frontdesk/dnscheck"
 	"frontdesk/store"
+	"frontdesk/tickets"
 	"frontdesk/web"
 )
 
 // newConsole builds the web console and HTTP endpoints. The ports it
 // gives mail clients (autoconfig, autodiscover, the settings page) are
 // those the server listens on; a service that is off is not offered.
-func newConsole(cfg config.Config, st *store.Store, auth *authn.Authenticator, res *dnscheck.Resolver, keys *dkim.Keyring, index web.Searcher, hotline web.Hotline, log *slog.Logger) *web.Server {
+// consoleDesk is the web console's view of the hotline and the ticket desk.
+type consoleDesk struct {
+	hotline web.Hotline
+	desk    *tickets.Desk
+	phone   web.Phone
+}
+
+func newConsole(cfg config.Config, st *store.Store, auth *authn.Authenticator, res *dnscheck.Resolver, keys *dkim.Keyring, index web.Searcher, d consoleDesk, log *slog.Logger) *web.Server {
 	return web.New(web.Config{
-		Store: st, Auth: auth, Resolver: res, DKIM: keys, Hostname: cfg.Hostname, Search: index, Hotline: hotline,
+		Store: st, Auth: auth, Resolver: res, DKIM: keys, Hostname: cfg.Hostname, Search: index, Hotline: d.hotline,
+		Desk: d.desk, Phone: d.phone,
 		Ports: web.Ports{
 			IMAPS:       listenPort(cfg.Listen.IMAPS),
 			IMAP:        listenPort(cfg.Listen.IMAP),

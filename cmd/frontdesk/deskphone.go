@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"frontdesk/telephony"
+	"frontdesk/tickets"
+)
+
+// deskContacts classifies callers from the desk's contacts, so a VIP who
+// mails is a VIP on the phone; the config's contacts file still counts
+// for numbers the desk does not know.
+type deskContacts struct {
+	desk     *tickets.Desk
+	fallback telephony.ContactDirectory
+}
+
+func (c deskContacts) Level(ctx context.Context, number string) (telephony.Level, error) {
+	l, err := c.desk.Level(ctx, number)
+	if err != nil {
+		return telephony.LevelNew, err
+	}
+	if l == tickets.LevelNew && c.fallback != nil {
+		return c.fallback.Level(ctx, number)
+	}
+	return telephony.Level(l), nil
+}
+
+// callOnTicket is the hotline's OnRecord: every call record lands on the
+// caller's ticket.
+func callOnTicket(desk *tickets.Desk, log *slog.Logger) func(telephony.CallRecord) {
+	return func(r telephony.CallRecord) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c := tickets.Call{ID: r.ID, Direction: r.Direction, Number: r.Caller, Queue: r.Queue, Agent: r.Agent, IVRPath: r.IVRPath,
+			Start: r.Start, Answered: r.Answered, End: r.End, Wait: r.Wait, Talk: r.Talk, Outcome: string(r.Outcome), Recording: r.Recording}
+		if c.Direction == "" {
+			c.Direction = telephony.DirectionInbound
+		}
+		if _, _, err := desk.AddCall(ctx, c, r.Ticket); err != nil {
+			// The record itself is stored; the ticket misses it until an
+			// agent looks it up in `calls list`.
+			log.Error("call not put on a ticket", "call", r.ID, "caller", r.Caller, "err", err)
+		}
+	}
+}
+
+// deskPhone is the web desk's view of the hotline.
+type deskPhone struct {
+	tel *telephony.Server
+}
+
+func (p deskPhone) Callback(ctx context.Context, agent, number string, ticket uint64) (string, error) {
+	rec, err := p.tel.Callback(ctx, telephony.CallbackRequest{Agent: agent, Number: number, Ticket: ticket})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Call back to %s: %s", number, rec.Outcome), nil
+}
+
+func (p deskPhone) Recording(ctx context.Context, id string) (io.ReadCloser, error) {
+	return p.tel.Recording(ctx, id)
+}
+
+// AgentGroups are the skills of the queues an agent takes calls for.
+func (p deskPhone) AgentGroups(_ context.Context, address string) ([]string, error) {
+	var out []string
+	for _, q := range p.tel.QueueState() {
+		for _, a := range q.Agents {
+			if a.Address == address && !slices.Contains(out, q.Skill) {
+				out = append(out, q.Skill)
+			}
+		}
+	}
+	return out, nil
+}
