@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os/exec"
@@ -14,20 +15,52 @@ import (
 // the server and waits for it to succeed.
 func sipp(t *testing.T, target, scenario string, args ...string) string {
 	t.Helper()
+	return startSipp(t, target, scenario, freeUDPPort(t), args...).wait(t)
+}
+
+// sippRun is a sipp running in the background: a phone that waits for a
+// call, or a caller.
+type sippRun struct {
+	scenario string
+	done     chan struct{}
+	out      bytes.Buffer
+	err      error
+}
+
+// startSipp starts sipp with scenario on the local SIP port; it runs one
+// call and gives up after 60 s.
+func startSipp(t *testing.T, target, scenario string, port int, args ...string) *sippRun {
+	t.Helper()
 	bin := needTool(t, "sipp")
 	sf, err := filepath.Abs(filepath.Join("..", "telephony", "testdata", scenario+".xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := append([]string{target, "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", fmt.Sprint(freeUDPPort(t)),
+	all := append([]string{target, "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", fmt.Sprint(port),
 		"-mi", "127.0.0.1", "-mp", fmt.Sprint(freeUDPPort(t)), "-nostdin", "-timeout", "60s", "-timeout_error"}, args...)
 	cmd := exec.Command(bin, all...)
 	cmd.Dir = t.TempDir()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("sipp %s: %v\n%s", scenario, err, tailOf(string(out)))
+	r := &sippRun{scenario: scenario, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &r.out, &r.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	return string(out)
+	go func() { r.err = cmd.Wait(); close(r.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-r.done
+	})
+	return r
+}
+
+// wait waits for sipp to end and fails the test unless its call passed.
+func (r *sippRun) wait(t *testing.T) string {
+	t.Helper()
+	<-r.done
+	if r.err != nil {
+		t.Fatalf("sipp %s: %v\n%s", r.scenario, r.err, tailOf(r.out.String()))
+	}
+	return r.out.String()
 }
 
 // freeUDPPort asks the kernel for a free port: sipp needs explicit ports.

@@ -55,6 +55,12 @@ func publishDomain(t testing.TB, dns *dnstest.Server, data, domain, dmarcPolicy 
 
 func newWorld(t testing.TB, extraA ...string) *world {
 	t.Helper()
+	return newWorldConfig(t, "", extraA...)
+}
+
+// newWorldConfig is newWorld with more TOML in a.test's config file.
+func newWorldConfig(t testing.TB, toml string, extraA ...string) *world {
+	t.Helper()
 	w := &world{dns: dnstest.New(t)}
 	w.bData = filepath.Join(t.TempDir(), "b")
 	w.b = startServerDNS(t, w.bData, w.dns, "mx.b.test")
@@ -65,7 +71,7 @@ func newWorld(t testing.TB, extraA ...string) *world {
 
 	// Retries in a fraction of a second, so a deferral shows in a test.
 	w.configFile = filepath.Join(t.TempDir(), "a.toml")
-	os.WriteFile(w.configFile, []byte("[queue]\nretry = [\"200ms\", \"400ms\"]\n"), 0o600)
+	os.WriteFile(w.configFile, []byte("[queue]\nretry = [\"200ms\", \"400ms\"]\n"+toml), 0o600)
 	w.aData = filepath.Join(t.TempDir(), "a")
 	w.a = startServerDNS(t, w.aData, w.dns, "mx.a.test",
 		append([]string{"--config", w.configFile, "--outbound-port", w.bSMTPPort}, extraA...)...)

@@ -314,6 +314,12 @@ func (s *Server) Recording(ctx context.Context, id string) (io.ReadCloser, error
 	return io.NopCloser(strings.NewReader(string(plain))), nil
 }
 
+// Agent returns an agent of the directory, registered or not, or
+// ErrUnknownAgent.
+func (s *Server) Agent(ctx context.Context, address string) (Agent, error) {
+	return s.agents.Agent(ctx, strings.ToLower(strings.TrimSpace(address)))
+}
+
 // AddAgent creates or updates an agent with skills and a SIP password,
 // whose digest H(A1) is stored (see AgentDirectory). The digest username
 // is the address.

@@ -2,10 +2,6 @@ package web
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,93 +9,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"frontdesk/store"
+	"frontdesk/web/webtest"
 )
-
-// browser starts headless Chromium for a test. Without Chromium the test
-// is skipped, or fails when CI is set (CI must run it).
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed (apt-get install chromium)")
-		}
-		t.Skip("chromium is not installed")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	}
-	for _, f := range []string{"headless", "no-sandbox", "disable-gpu", "disable-quic", "no-first-run",
-		"disable-background-networking", "disable-component-update", "disable-sync"} {
-		opts = append(opts, chromedp.Flag(f, true))
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelB := chromedp.NewContext(actx)
-	// The first call starts the browser and must not carry a timeout
-	// (it would stop the browser); the steps after it do.
-	if err := chromedp.Do(bctx); err != nil {
-		cancelB()
-		cancelA()
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancelT := context.WithTimeout(bctx, 2*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
-	return ctx
-}
-
-// into runs a for its value and stores it in dst, as a step of Do.
-func into[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		v, err := a(ctx, t)
-		*dst = v
-		return chromedp.Void{}, err
-	}
-}
-
-// shots saves full-page screenshots as test artifacts: in $ARTIFACTS
-// when set, else in the test's temporary directory.
-type shots struct {
-	t   *testing.T
-	dir string
-	n   int
-}
-
-func newShots(t *testing.T) *shots {
-	dir := os.Getenv("ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else {
-		dir = filepath.Join(dir, t.Name())
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return &shots{t: t, dir: dir}
-}
-
-func (s *shots) take(name string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		png, err := chromedp.FullScreenshot(100)(ctx, t)
-		if err != nil {
-			return chromedp.Void{}, err
-		}
-		s.n++
-		path := filepath.Join(s.dir, fmt.Sprintf("%02d-%s.png", s.n, name))
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			return chromedp.Void{}, err
-		}
-		s.t.Logf("screenshot: %s", path)
-		return chromedp.Void{}, nil
-	}
-}
 
 type css = chromedp.CSS
 
@@ -111,8 +22,8 @@ const statesJS = `Array.from(document.querySelectorAll('table.records')[0].query
 // user of the domain and deliver mail to it.
 func TestWizardInBrowser(t *testing.T) {
 	e := newEnv(t, true)
-	ctx := browser(t)
-	sh := newShots(t)
+	ctx := webtest.Browser(t, 2*time.Minute)
+	sh := webtest.NewShots(t)
 	u := e.ts.URL
 	var states []string
 	var zone, copied string
@@ -122,21 +33,21 @@ func TestWizardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(css(`input[name=address]`)),
 		chromedp.SendKeys(css(`input[name=address]`), adminAddr),
 		chromedp.SendKeys(css(`input[name=password]`), adminPW),
-		sh.take("login"),
+		sh.Take("login"),
 		chromedp.Click(css(`#login`)),
 		chromedp.WaitVisible(css(`#new-domain`)),
 		chromedp.SendKeys(css(`#new-domain`), "acme.test"),
-		sh.take("add-domain"),
+		sh.Take("add-domain"),
 		chromedp.Click(css(`#add-domain`)),
 		chromedp.WaitVisible(css(`#domain-state`)),
-		into(&states, chromedp.Evaluate[[]string](statesJS)),
-		into(&domainState, chromedp.AttributeValue(css(`#domain-state`), "data-state")),
-		into(&zone, chromedp.Text(css(`#zone`))),
-		sh.take("records-missing"),
+		webtest.Into(&states, chromedp.Evaluate[[]string](statesJS)),
+		webtest.Into(&domainState, chromedp.AttributeValue(css(`#domain-state`), "data-state")),
+		webtest.Into(&zone, chromedp.Text(css(`#zone`))),
+		sh.Take("records-missing"),
 		// The copy button answers (clipboard API or its fallback).
 		chromedp.Click(css(`button[data-copy-from=zone]`)),
 		chromedp.Sleep(100*time.Millisecond),
-		into(&copied, chromedp.Text(css(`button[data-copy-from=zone]`))),
+		webtest.Into(&copied, chromedp.Text(css(`button[data-copy-from=zone]`))),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -164,12 +75,12 @@ func TestWizardInBrowser(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.Click(css(`#check-now`)),
 		chromedp.WaitVisible(css(`#domain-state[data-state=active]`)),
-		into(&states, chromedp.Evaluate[[]string](statesJS)),
-		into(&warnings, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('table.records')[1].querySelectorAll('tr.rec')).map(r => r.dataset.type + ' ' + r.dataset.state)`)),
-		sh.take("records-ok"),
+		webtest.Into(&states, chromedp.Evaluate[[]string](statesJS)),
+		webtest.Into(&warnings, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('table.records')[1].querySelectorAll('tr.rec')).map(r => r.dataset.type + ' ' + r.dataset.state)`)),
+		sh.Take("records-ok"),
 		chromedp.Navigate(u+"/domains"),
 		chromedp.WaitVisible(css(`tr[data-domain="acme.test"][data-state=active]`)),
-		sh.take("domain-list-active"),
+		sh.Take("domain-list-active"),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +103,7 @@ func TestWizardInBrowser(t *testing.T) {
 		chromedp.SetValue(css(`#new-role`), "user"),
 		chromedp.Click(css(`#create-user`)),
 		chromedp.WaitVisible(css(`tr[data-address="alice@acme.test"]`)),
-		sh.take("user-created"),
+		sh.Take("user-created"),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +139,7 @@ func TestWizardInBrowser(t *testing.T) {
 		chromedp.SendKeys(css(`input[name=password]`), "alice-password"),
 		chromedp.Click(css(`#login`)),
 		chromedp.WaitVisible(css(`table.settings`)),
-		sh.take("user-client-settings"),
+		sh.Take("user-client-settings"),
 	)
 	if err != nil {
 		t.Fatal(err)

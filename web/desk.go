@@ -10,7 +10,7 @@ package web
 //   - supervisor: tickets of their groups, or of every group when they
 //     have none, and the recordings on those tickets;
 //   - agent: tickets assigned to them or in their groups; recordings only
-//     of calls they took themselves;
+//     of calls they took themselves, and voicemails on those tickets;
 //   - user: no desk at all (the route table answers 403).
 //
 // A ticket the viewer may not see answers 404, never 403, so its
@@ -106,7 +106,12 @@ func (sc scope) canHear(t *tickets.Ticket, c *tickets.Call) bool {
 	case store.RoleAdmin, store.RoleSupervisor:
 		return true
 	}
-	return !sc.token && c.Agent != "" && c.Agent == sc.addr
+	if sc.token {
+		return false
+	}
+	// A voicemail is the customer's message to the desk, not a recorded
+	// conversation: whoever works the ticket hears it.
+	return c.Outcome == "voicemail" || (c.Agent != "" && c.Agent == sc.addr)
 }
 
 // groupsShown is the viewer's group filter for lists: nil for all.

@@ -134,6 +134,16 @@ func TestDeskRecordingAndCallback(t *testing.T) {
 	if resp, _ := sup.get(fmt.Sprintf("/tickets/%d/recordings/sup-call", f.n)); resp.StatusCode != 200 {
 		t.Errorf("supervisor plays their group's call: %s", resp.Status)
 	}
+	// A voicemail on the ticket: the agent who works it hears it.
+	vm := tickets.Call{ID: "vm-call", Direction: "inbound", Number: "+15550199", Queue: "support",
+		Start: start, End: start.Add(time.Minute), Outcome: "voicemail", Recording: "rec-vm"}
+	if _, _, err := e.desk.AddCall(ctx, vm, f.n); err != nil {
+		t.Fatal(err)
+	}
+	e.phone.recordings["rec-vm"] = wav()
+	if resp, body := in.get(fmt.Sprintf("/tickets/%d/recordings/vm-call", f.n)); resp.StatusCode != 200 || body != string(wav()) {
+		t.Errorf("agent plays the voicemail on their ticket: %s", resp.Status)
+	}
 	// Call back: the hotline gets the viewer and the contact's number.
 	resp, _ = in.post(fmt.Sprintf("/tickets/%d/callback", f.n), nil)
 	if resp.StatusCode != http.StatusSeeOther {

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"time"
 
 	"frontdesk/telephony"
@@ -52,11 +52,23 @@ func callOnTicket(desk *tickets.Desk, log *slog.Logger) func(telephony.CallRecor
 
 // deskPhone is the web desk's view of the hotline.
 type deskPhone struct {
-	tel *telephony.Server
+	tel  *telephony.Server
+	desk *tickets.Desk
 }
 
+// Callback counts the call against the queue of the ticket's group, so
+// that queue's recording and wrap-up rules apply to it.
 func (p deskPhone) Callback(ctx context.Context, agent, number string, ticket uint64) (string, error) {
-	rec, err := p.tel.Callback(ctx, telephony.CallbackRequest{Agent: agent, Number: number, Ticket: ticket})
+	queue := ""
+	if t, err := p.desk.Ticket(ctx, ticket); err == nil {
+		for _, q := range p.tel.QueueState() {
+			if q.Skill == t.Group || q.Name == t.Group {
+				queue = q.Name
+				break
+			}
+		}
+	}
+	rec, err := p.tel.Callback(ctx, telephony.CallbackRequest{Agent: agent, Number: number, Ticket: ticket, Queue: queue})
 	if err != nil {
 		return "", err
 	}
@@ -67,15 +79,15 @@ func (p deskPhone) Recording(ctx context.Context, id string) (io.ReadCloser, err
 	return p.tel.Recording(ctx, id)
 }
 
-// AgentGroups are the skills of the queues an agent takes calls for.
-func (p deskPhone) AgentGroups(_ context.Context, address string) ([]string, error) {
-	var out []string
-	for _, q := range p.tel.QueueState() {
-		for _, a := range q.Agents {
-			if a.Address == address && !slices.Contains(out, q.Skill) {
-				out = append(out, q.Skill)
-			}
-		}
+// AgentGroups are an agent's skills in the agent directory, whether or
+// not their softphone is registered; not an agent: no groups.
+func (p deskPhone) AgentGroups(ctx context.Context, address string) ([]string, error) {
+	a, err := p.tel.Agent(ctx, address)
+	if errors.Is(err, telephony.ErrUnknownAgent) {
+		return nil, nil
 	}
-	return out, nil
+	if err != nil {
+		return nil, err
+	}
+	return a.Skills, nil
 }

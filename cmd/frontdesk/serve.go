@@ -223,7 +223,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("listening", "service", "sip", "addr", udp, "tcp", tcp)
 		svc.tel = tel
 		hotline = hotlineView{tel: tel}
-		phone = deskPhone{tel: tel}
+		phone = deskPhone{tel: tel, desk: desk}
 	}
 
 	console := newConsole(cfg, st, auth, resolver, keys, index, consoleDesk{hotline: hotline, desk: desk, phone: phone}, log)
