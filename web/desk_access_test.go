@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -89,6 +90,23 @@ func TestDeskAccess(t *testing.T) {
 		{"POST", "/api/contacts", nil, map[string]any{"name": "Erin", "emails": []string{"erin-{n}@example.org"}}, want{anon, no, made, made, made, made, made}},
 		{"GET", "/api/contacts/{contact}", nil, nil, want{anon, no, ok, ok, ok, ok, ok}},
 		{"POST", "/api/contacts/{contact}", nil, map[string]any{"level": "vip"}, want{anon, no, ok, ok, ok, ok, ok}},
+	}
+	// Every desk route of the server is in the table.
+	shape := regexp.MustCompile(`\{[^}]*\}`)
+	tested := map[string]bool{}
+	for _, rt := range routes {
+		p, _, _ := strings.Cut(rt.path, "?")
+		tested[rt.method+" "+shape.ReplaceAllString(strings.NewReplacer("no-such-call", "{call}", "/good", "/{verdict}").Replace(p), "{}")] = true
+	}
+	for _, rt := range e.srv.table {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		desk := false
+		for _, prefix := range []string{"/tickets", "/api/tickets", "/api/contacts", "/api/wallboard", "/wallboard", "/tokens", "/contacts", "/rate"} {
+			desk = desk || strings.HasPrefix(path, prefix)
+		}
+		if desk && !tested[method+" "+shape.ReplaceAllString(path, "{}")] {
+			t.Errorf("route %s is not in the access table", rt.pattern)
+		}
 	}
 	for _, rt := range routes {
 		for i, who := range deskWho {

@@ -124,6 +124,7 @@ func (s *Server) routes() {
 	for _, rt := range table {
 		s.mux.Handle(rt.pattern, s.requireRole(rt.role, rt.handler))
 	}
+	s.table = table
 }
 
 // isAPI reports whether a request wants JSON answers (401/403 codes

@@ -109,6 +109,7 @@ type Server struct {
 	keys  *dkim.Keyring // guarded by mu
 	log   *slog.Logger
 	mux   *http.ServeMux
+	table []route // what routes() registered, for the access tests
 	pages map[string]*template.Template
 
 	metrics metrics
