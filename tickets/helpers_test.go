@@ -52,7 +52,7 @@ func (o *outbox) last(t *testing.T) *mail.Message {
 	return m
 }
 
-func openDesk(t *testing.T, cfg Config) (*Desk, *outbox) {
+func openDesk(t testing.TB, cfg Config) (*Desk, *outbox) {
 	t.Helper()
 	box := &outbox{}
 	if cfg.Path == "" {
