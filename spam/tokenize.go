@@ -325,3 +325,13 @@ func clip(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// TokenizeText returns the distinct tokens of free text (a ticket's subject
+// and first mail, say) the way message bodies are tokenized, with the
+// subject's words marked "subject:" so they weigh apart from the body's.
+func TokenizeText(subject, body string) []string {
+	t := &tokenizer{seen: make(map[string]struct{}, 128)}
+	t.text(decodeHeader(subject), "subject:")
+	t.text(body, "")
+	return t.out
+}

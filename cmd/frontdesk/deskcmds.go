@@ -153,11 +153,18 @@ func ticketsShow(ctx context.Context, e *adminEnv, args []string) error {
 	c, _ := desk.Contact(ctx, t.Contact)
 	fmt.Fprintf(e.stdout, "Ticket %s %s\n", t.Token(), t.Subject)
 	fmt.Fprintf(e.stdout, "Status %s, priority %s, group %s, assignee %s\n", t.Status, t.Priority, t.Group, dash(t.Assignee))
+	switch t.Routing {
+	case "classifier", "triage":
+		fmt.Fprintf(e.stdout, "Routed by %s, confidence %.0f%%\n", t.Routing, 100*t.Confidence)
+	case "":
+	default:
+		fmt.Fprintf(e.stdout, "Routed by %s\n", t.Routing)
+	}
 	if c != nil {
 		fmt.Fprintf(e.stdout, "Contact %s %s %s (%s)\n", c.Name, strings.Join(c.Emails, ", "), strings.Join(c.Phones, ", "), c.Level)
 	}
 	if !t.FirstResponseDue.IsZero() {
-		fmt.Fprintf(e.stdout, "Due: first response %s, resolution %s\n", t.FirstResponseDue.Local().Format(time.DateTime), t.ResolutionDue.Local().Format(time.DateTime))
+		fmt.Fprintf(e.stdout, "Due: first response %s, resolution %s\n", t.FirstResponseDue.Local().Format(dueLayout), t.ResolutionDue.Local().Format(dueLayout))
 	}
 	if t.MergedInto != 0 {
 		fmt.Fprintf(e.stdout, "Merged into #%d\n", t.MergedInto)
@@ -236,3 +243,7 @@ func ticketsReply(ctx context.Context, e *adminEnv, args []string) error {
 	fmt.Fprintf(e.stdout, "Reply to #%d queued (%s), Message-ID <%s>\n", n, en.Queued, en.MessageID)
 	return nil
 }
+
+// dueLayout shows due times in local time with the offset, so scripts in
+// other zones read them right.
+const dueLayout = "2006-01-02 15:04:05 -0700"
