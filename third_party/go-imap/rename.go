@@ -1,4 +1,0 @@
-package imap
-
-// RenameOptions contains options for the RENAME command.
-type RenameOptions struct{}

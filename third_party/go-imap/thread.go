@@ -1,9 +1,0 @@
-package imap
-
-// ThreadAlgorithm is a threading algorithm.
-type ThreadAlgorithm string
-
-const (
-	ThreadOrderedSubject ThreadAlgorithm = "ORDEREDSUBJECT"
-	ThreadReferences     ThreadAlgorithm = "REFERENCES"
-)
