@@ -59,3 +59,5 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	google.golang.org/protobuf v1.36.6 // indirect
 )
+
+replace github.com/emersion/go-imap/v2 => ./third_party/go-imap
