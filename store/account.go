@@ -55,8 +55,10 @@ func (s *Store) account(id uint64) (*account, error) {
 		if _, err := tx.CreateBucketIfNotExists(bucketMailboxes); err != nil {
 			return err
 		}
-		_, err := tx.CreateBucketIfNotExists(bucketMeta)
-		return err
+		if _, err := tx.CreateBucketIfNotExists(bucketMeta); err != nil {
+			return err
+		}
+		return buildIndexes(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -162,6 +164,9 @@ func newMailbox(tx *bolt.Tx, name, specialUse string) (*Mailbox, error) {
 	}
 	mb := &Mailbox{ID: id, Name: name, SpecialUse: specialUse, Subscribed: true, UIDValidity: uv, UIDNext: 1, HighestModSeq: 1}
 	if _, err := tx.CreateBucket(mbKey(id)); err != nil {
+		return nil, err
+	}
+	if err := createIndex(tx, id); err != nil {
 		return nil, err
 	}
 	return mb, putJSON(b, u64(id), mb)
@@ -376,6 +381,9 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID uint64, name string
 			return nil, err
 		}
 		if err := tx.DeleteBucket(mbKey(mb.ID)); err != nil {
+			return nil, err
+		}
+		if err := deleteIndex(tx, mb.ID); err != nil {
 			return nil, err
 		}
 		changes = append(changes, Change{Account: a.id, Mailbox: mb.ID, Kind: ChangeMailboxes})

@@ -227,6 +227,9 @@ func (a *account) commit(batch []*delivery) {
 			if err := tx.Bucket(mbKey(mb.ID)).Put(u32(m.UID), encodeMessage(m)); err != nil {
 				return nil, err
 			}
+			if err := indexPut(tx, mb.ID, m.UID, 0, m.ModSeq); err != nil {
+				return nil, err
+			}
 			if err := putMailbox(tx, mb); err != nil {
 				return nil, err
 			}

@@ -106,8 +106,12 @@ func (s *Store) SetFlags(ctx context.Context, accountID, mailboxID uint64, uids 
 			nf := applyFlags(m.Flags, op, flags)
 			if !slices.Equal(nf, m.Flags) {
 				mb.HighestModSeq++
+				old := m.ModSeq
 				m.Flags, m.ModSeq = nf, mb.HighestModSeq
 				if err := b.Put(u32(uid), encodeMessage(m)); err != nil {
+					return nil, err
+				}
+				if err := indexPut(tx, mailboxID, uid, old, m.ModSeq); err != nil {
 					return nil, err
 				}
 				changes = append(changes, Change{Account: a.id, Mailbox: mailboxID, Kind: ChangeFlags, UID: uid, Flags: nf, ModSeq: m.ModSeq})
@@ -167,6 +171,9 @@ func (s *Store) Expunge(ctx context.Context, accountID, mailboxID uint64, uids [
 			removed = append(removed, m.UID)
 			files = append(files, m.File)
 			mb.HighestModSeq++
+			if err := indexExpunge(tx, mailboxID, m.UID, m.ModSeq, mb.HighestModSeq); err != nil {
+				return nil, err
+			}
 			changes = append(changes, Change{Account: a.id, Mailbox: mailboxID, Kind: ChangeExpunge, UID: m.UID, ModSeq: mb.HighestModSeq})
 		}
 		if len(changes) == 0 {
@@ -258,6 +265,9 @@ func (a *account) copyTx(tx *bolt.Tx, src, dst *Mailbox, uids []uint32, move boo
 		if err := db.Put(u32(nm.UID), encodeMessage(&nm)); err != nil {
 			return nil, nil, nil, err
 		}
+		if err := indexPut(tx, dst.ID, nm.UID, 0, nm.ModSeq); err != nil {
+			return nil, nil, nil, err
+		}
 		from, to = append(from, uid), append(to, nm.UID)
 		changes = append(changes, Change{Account: a.id, Mailbox: dst.ID, Kind: ChangeNew, UID: nm.UID, Flags: nm.Flags, ModSeq: nm.ModSeq})
 		if move {
@@ -265,6 +275,9 @@ func (a *account) copyTx(tx *bolt.Tx, src, dst *Mailbox, uids []uint32, move boo
 				return nil, nil, nil, err
 			}
 			src.HighestModSeq++
+			if err := indexExpunge(tx, src.ID, uid, m.ModSeq, src.HighestModSeq); err != nil {
+				return nil, nil, nil, err
+			}
 			changes = append(changes, Change{Account: a.id, Mailbox: src.ID, Kind: ChangeExpunge, UID: uid, ModSeq: src.HighestModSeq})
 		}
 	}
