@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -22,6 +23,12 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		return errNoMailbox
 	}
 	idx := v.resolve(numSet)
+	if options.Vanished {
+		// Even when none of the set is left (RFC 7162 §3.2.6).
+		if err := s.fetchVanished(w, numSet, options.ChangedSince); err != nil {
+			return err
+		}
+	}
 	if len(idx) == 0 {
 		return nil
 	}
@@ -30,6 +37,9 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	msgs, err := s.srv.st.MessagesByUID(ctx, s.acct.ID, v.id, v.uidsOf(idx))
 	if err != nil {
 		return s.mapErr(err, false)
+	}
+	if options.ChangedSince != 0 {
+		msgs = slices.DeleteFunc(msgs, func(m *store.Message) bool { return m.ModSeq <= options.ChangedSince })
 	}
 	// Fetching a body without PEEK sets \Seen (RFC 9051 §6.4.5), and the
 	// new flags are sent along even when FLAGS was not asked for.
@@ -64,6 +74,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	// those come from the cached header, without reading whole files.
 	headerOnly := options.BodyStructure == nil && len(options.BinarySection) == 0 &&
 		len(options.BinarySectionSize) == 0 && headerSectionsOnly(options.BodySection)
+	condStore := v.enabled(imap.CapCondStore)
 	for _, m := range msgs {
 		// A message expunged by another session but not yet reported is
 		// missing from msgs and silently skipped (RFC 9051 §7.5.1 allows it).
@@ -78,6 +89,9 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			if m.ModSeq > v.msgs[i].modseq {
 				v.msgs[i].modseq, v.msgs[i].flags = m.ModSeq, m.Flags
 			}
+		}
+		if options.ModSeq || condStore && seenSet[m.UID] {
+			rw.WriteModSeq(m.ModSeq)
 		}
 		if options.InternalDate {
 			rw.WriteInternalDate(m.InternalDate)

@@ -71,6 +71,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 			data.Max = num
 		}
 		data.Count++
+		data.ModSeq = max(data.ModSeq, m.ModSeq)
 	}
 	if kind == imapserver.NumKindUID {
 		data.All = uids
@@ -167,6 +168,10 @@ func (c *candidate) hdr() *mail.Header {
 
 func (c *candidate) match(cr *imap.SearchCriteria) bool {
 	m := c.m
+	// MODSEQ n matches messages changed at n or later (RFC 7162 §3.1.5).
+	if cr.ModSeq != nil && m.ModSeq < cr.ModSeq.ModSeq {
+		return false
+	}
 	for _, set := range cr.SeqNum {
 		if !set.Contains(c.seq) {
 			return false
@@ -292,23 +297,5 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if err != nil {
 		return s.mapErr(err, false)
 	}
-	for _, m := range msgs {
-		i, ok := v.find(m.UID)
-		if !ok {
-			continue
-		}
-		if m.ModSeq >= v.msgs[i].modseq {
-			v.msgs[i].modseq, v.msgs[i].flags = m.ModSeq, m.Flags
-		}
-		if flags.Silent {
-			continue
-		}
-		rw := w.CreateMessage(uint32(i + 1))
-		rw.WriteUID(imap.UID(m.UID))
-		rw.WriteFlags(imapFlags(m.Flags))
-		if err := rw.Close(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return v.writeStored(w, msgs, flags.Silent)
 }

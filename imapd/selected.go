@@ -30,6 +30,9 @@ type selected struct {
 	msgs        []viewMsg   // ascending UID
 	maxUID      uint32      // highest UID ever in the view; UIDs never return
 	searchRes   imap.UIDSet // SEARCH RETURN (SAVE), RFC 5182
+
+	// conn tells what the client enabled (CONDSTORE, QRESYNC).
+	conn *imapserver.Conn
 }
 
 func (v *selected) close() { v.sub.Close() }
@@ -79,6 +82,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	if mb.UIDNext > 0 && mb.UIDNext-1 > v.maxUID {
 		v.maxUID = mb.UIDNext - 1
 	}
+	v.conn = s.conn
 	s.sel = v
 	flags := []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft, imap.FlagJunk}
 	for _, k := range slices.Sorted(mapKeys(keywords)) {
@@ -98,6 +102,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(mb.UIDNext),
 		UIDValidity:       mb.UIDValidity,
+		HighestModSeq:     mb.HighestModSeq,
 	}, nil
 }
 
@@ -178,7 +183,7 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		}
 	}
 	if allowExpunge {
-		if err := v.writeGone(w.WriteExpunge); err != nil {
+		if err := v.writeGone(w); err != nil {
 			return err
 		}
 	}
@@ -193,25 +198,10 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		if !ok || v.msgs[i].gone {
 			continue
 		}
-		if err := w.WriteMessageFlags(uint32(i+1), imap.UID(uid), imapFlags(v.msgs[i].flags)); err != nil {
+		if err := w.WriteMessageFlagsModSeq(uint32(i+1), imap.UID(uid), imapFlags(v.msgs[i].flags), v.msgs[i].modseq); err != nil {
 			return err
 		}
 	}
-	return nil
-}
-
-// writeGone sends EXPUNGE for every message marked gone and drops them,
-// from the highest sequence number down so earlier numbers stay valid.
-func (v *selected) writeGone(write func(uint32) error) error {
-	for i := len(v.msgs) - 1; i >= 0; i-- {
-		if !v.msgs[i].gone {
-			continue
-		}
-		if err := write(uint32(i + 1)); err != nil {
-			return err
-		}
-	}
-	v.msgs = slices.DeleteFunc(v.msgs, func(m viewMsg) bool { return m.gone })
 	return nil
 }
 
@@ -322,7 +312,7 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	v.markGone(removed)
 	// Messages others expunged go out too: this is a point where the
 	// client expects sequence numbers to shift.
-	return v.writeGone(w.WriteExpunge)
+	return v.writeGone(w)
 }
 
 // Copy copies messages (RFC 4315 COPYUID in the answer).
@@ -378,5 +368,5 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 		}
 	}
 	v.markGone(res.Source)
-	return v.writeGone(w.WriteExpunge)
+	return v.writeGone(w)
 }

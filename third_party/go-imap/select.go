@@ -4,6 +4,26 @@ package imap
 type SelectOptions struct {
 	ReadOnly  bool
 	CondStore bool // requires CONDSTORE
+
+	QResync *SelectQResync // requires QRESYNC
+}
+
+// SelectQResync is the QRESYNC parameter of SELECT and EXAMINE: what the
+// client knows of the mailbox from an earlier session (RFC 7162 §3.2.5).
+type SelectQResync struct {
+	UIDValidity uint32
+	ModSeq      uint64
+	// KnownUIDs are the UIDs the client knows of; nil means all.
+	KnownUIDs UIDSet
+	// SeqMatch pairs some message sequence numbers with the UIDs the
+	// client knows them by; nil if not given.
+	SeqMatch *SelectQResyncSeqMatch
+}
+
+// SelectQResyncSeqMatch is the seq-match-data of a QRESYNC parameter.
+type SelectQResyncSeqMatch struct {
+	SeqNums SeqSet
+	UIDs    UIDSet
 }
 
 // SelectData is the data returned by a SELECT command.

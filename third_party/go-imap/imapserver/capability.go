@@ -88,6 +88,15 @@ func (c *Conn) availableCaps() []imap.Cap {
 
 		// Capabilities which require backend support and apply to both
 		// IMAP4rev1 and IMAP4rev2
+		// CONDSTORE and QRESYNC are advertised only when the session
+		// implements them.
+		if _, ok := c.condStoreSession(); ok {
+			caps = append(caps, imap.CapCondStore)
+		}
+		if _, ok := c.qresyncSession(); ok {
+			caps = append(caps, imap.CapQResync)
+		}
+
 		addAvailableCaps(&caps, available, []imap.Cap{
 			imap.CapSpecialUse,
 			imap.CapCreateSpecialUse,

@@ -28,6 +28,16 @@ func (c *Conn) handleEnable(dec *imapwire.Decoder) error {
 		switch req {
 		case imap.CapIMAP4rev2, imap.CapUTF8Accept:
 			enabled = append(enabled, req)
+		case imap.CapCondStore:
+			if _, ok := c.condStoreSession(); ok {
+				enabled = append(enabled, req)
+			}
+		case imap.CapQResync:
+			// QRESYNC implies CONDSTORE (RFC 7162 §3.2.3).
+			if _, ok := c.qresyncSession(); ok {
+				enabled = append(enabled, req)
+				c.enableCondStore()
+			}
 		}
 	}
 

@@ -8,12 +8,28 @@ import (
 	"github.com/emersion/go-imap/v2/internal/imapwire"
 )
 
-func (c *Conn) handleStore(dec *imapwire.Decoder, numKind NumKind) error {
+func (c *Conn) handleStore(tag string, dec *imapwire.Decoder, numKind NumKind) error {
 	var (
-		numSet imap.NumSet
-		item   string
+		numSet      imap.NumSet
+		item        string
+		options     imap.StoreOptions
+		conditional bool
 	)
-	if !dec.ExpectSP() || !dec.ExpectNumSet(numKind.wire(), &numSet) || !dec.ExpectSP() || !dec.ExpectAtom(&item) || !dec.ExpectSP() {
+	if !dec.ExpectSP() || !dec.ExpectNumSet(numKind.wire(), &numSet) || !dec.ExpectSP() {
+		return dec.Err()
+	}
+	if dec.Special('(') {
+		// store-modifiers (RFC 4466 §2.5); the list's opening parenthesis
+		// is already read.
+		var err error
+		if conditional, err = readStoreModifiersRest(dec, &options); err != nil {
+			return err
+		}
+		if !dec.ExpectSP() {
+			return dec.Err()
+		}
+	}
+	if !dec.ExpectAtom(&item) || !dec.ExpectSP() {
 		return dec.Err()
 	}
 	var flags []imap.Flag
@@ -68,11 +84,33 @@ func (c *Conn) handleStore(dec *imapwire.Decoder, numKind NumKind) error {
 		return err
 	}
 
-	w := &FetchWriter{conn: c}
-	options := imap.StoreOptions{}
-	return c.session.Store(w, numSet, &imap.StoreFlags{
+	storeFlags := &imap.StoreFlags{
 		Op:     op,
 		Silent: silent,
 		Flags:  flags,
-	}, &options)
+	}
+	w := &FetchWriter{conn: c}
+	var modified imap.NumSet
+	if conditional {
+		sess, ok := c.condStoreSession()
+		if !ok {
+			return errNoCondStore
+		}
+		c.enableCondStore()
+		var err error
+		if modified, err = sess.StoreUnchangedSince(w, numSet, storeFlags, &options); err != nil {
+			return err
+		}
+	} else if err := c.session.Store(w, numSet, storeFlags, &options); err != nil {
+		return err
+	}
+
+	cmdName := "STORE"
+	if numKind == NumKindUID {
+		cmdName = "UID STORE"
+	}
+	if err := c.poll(cmdName); err != nil {
+		return err
+	}
+	return c.writeStoreOK(tag, cmdName, modified)
 }
