@@ -77,7 +77,9 @@ var errExpungeNotAllowed = errors.New("imapserver: EXPUNGE updates are not allow
 // readSelectParams reads the optional parameters of SELECT and EXAMINE
 // (RFC 4466 §2.1): CONDSTORE and QRESYNC.
 func readSelectParams(dec *imapwire.Decoder, options *imap.SelectOptions) error {
-	return dec.ExpectList(func() error {
+	n := 0
+	err := dec.ExpectList(func() error {
+		n++
 		var name string
 		if !dec.ExpectAtom(&name) {
 			return dec.Err()
@@ -102,6 +104,10 @@ func readSelectParams(dec *imapwire.Decoder, options *imap.SelectOptions) error 
 		}
 		return nil
 	})
+	if err == nil && n == 0 {
+		err = newClientBugError("Empty SELECT parameter list")
+	}
+	return err
 }
 
 // readQResyncParam reads
@@ -119,9 +125,11 @@ func readQResyncParam(dec *imapwire.Decoder, q *imap.SelectQResync) error {
 	}
 	if dec.SP() {
 		if !dec.Special('(') {
-			if !dec.ExpectUIDSet(&q.KnownUIDs) {
-				return dec.Err()
+			known, err := expectStaticSet(dec, imapwire.NumKindUID)
+			if err != nil {
+				return err
 			}
+			q.KnownUIDs = known.(imap.UIDSet)
 			if !dec.SP() {
 				return expectSpecialErr(dec, ')')
 			}
@@ -129,18 +137,56 @@ func readQResyncParam(dec *imapwire.Decoder, q *imap.SelectQResync) error {
 				return dec.Err()
 			}
 		}
-		var seqs imap.NumSet
 		var match imap.SelectQResyncSeqMatch
-		if !dec.ExpectNumSet(imapwire.NumKindSeq, &seqs) || !dec.ExpectSP() || !dec.ExpectUIDSet(&match.UIDs) || !dec.ExpectSpecial(')') {
+		seqs, err := expectStaticSet(dec, imapwire.NumKindSeq)
+		if err != nil {
+			return err
+		}
+		if !dec.ExpectSP() {
 			return dec.Err()
 		}
-		match.SeqNums = seqs.(imap.SeqSet)
+		uids, err := expectStaticSet(dec, imapwire.NumKindUID)
+		if err != nil {
+			return err
+		}
+		if !dec.ExpectSpecial(')') {
+			return dec.Err()
+		}
+		match.SeqNums, match.UIDs = seqs.(imap.SeqSet), uids.(imap.UIDSet)
 		if !sameSize(match.SeqNums, match.UIDs) {
 			return newClientBugError("QRESYNC seq-match-data sets differ in size")
 		}
 		q.SeqMatch = &match
 	}
 	return expectSpecialErr(dec, ')')
+}
+
+// expectStaticSet reads a sequence set that is not "$" (SEARCHRES); a
+// malformed one is a syntax error the client is told about.
+func expectStaticSet(dec *imapwire.Decoder, kind imapwire.NumKind) (imap.NumSet, error) {
+	if dec.Special('$') {
+		return nil, newClientBugError("$ is not allowed here")
+	}
+	var s string
+	if !dec.Expect(dec.Func(&s, isNumSetAtomChar), "sequence-set") {
+		return nil, dec.Err()
+	}
+	seqs, err := imapwire.ParseSeqSet(s)
+	if err != nil {
+		return nil, newClientBugError("Syntax error: " + err.Error())
+	}
+	if kind == imapwire.NumKindSeq {
+		return seqs, nil
+	}
+	uids := make(imap.UIDSet, len(seqs))
+	for i, r := range seqs {
+		uids[i] = imap.UIDRange{Start: imap.UID(r.Start), Stop: imap.UID(r.Stop)}
+	}
+	return uids, nil
+}
+
+func isNumSetAtomChar(ch byte) bool {
+	return ch == '*' || imapwire.IsAtomChar(ch)
 }
 
 func expectSpecialErr(dec *imapwire.Decoder, ch byte) error {
@@ -243,7 +289,9 @@ func searchHasModSeq(criteria *imap.SearchCriteria) bool {
 // readFetchModifiers reads the FETCH modifiers of RFC 7162:
 // "(" CHANGEDSINCE mod-sequence-value [SP VANISHED] ")", in any order.
 func readFetchModifiers(dec *imapwire.Decoder, options *imap.FetchOptions) error {
-	return dec.ExpectList(func() error {
+	n := 0
+	err := dec.ExpectList(func() error {
+		n++
 		var name string
 		if !dec.ExpectAtom(&name) {
 			return dec.Err()
@@ -263,6 +311,10 @@ func readFetchModifiers(dec *imapwire.Decoder, options *imap.FetchOptions) error
 		}
 		return nil
 	})
+	if err == nil && n == 0 {
+		err = newClientBugError("Empty FETCH modifier list")
+	}
+	return err
 }
 
 // readStoreModifiersRest reads the rest of store-modifiers once their
