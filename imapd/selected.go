@@ -58,7 +58,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		return nil, s.mapErr(err, false)
 	}
 	sub := s.srv.st.Subscribe(s.acct.ID)
-	mb, msgs, err := s.srv.st.Messages(ctx, s.acct.ID, mb.ID)
+	mb, msgs, err := s.srv.st.MessageStates(ctx, s.acct.ID, mb.ID)
 	if err != nil {
 		sub.Close()
 		return nil, s.mapErr(err, false)

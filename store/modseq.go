@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -233,4 +234,100 @@ func (s *Store) SetFlagsUnchangedSince(ctx context.Context, accountID, mailboxID
 		return nil, nil
 	})
 	return updated, modified, err
+}
+
+// MessageState is the part of a message's metadata that changes, all a
+// session needs to number and track the messages of a mailbox.
+type MessageState struct {
+	UID    uint32
+	ModSeq uint64
+	Flags  []string
+}
+
+// HasFlag reports whether the message carries flag (case-insensitive).
+func (m *MessageState) HasFlag(flag string) bool {
+	for _, f := range m.Flags {
+		if strings.EqualFold(f, flag) {
+			return true
+		}
+	}
+	return false
+}
+
+// MessageStates returns a mailbox and the state of its messages in UID
+// order, as one snapshot. It is Messages without what a SELECT does not
+// need, so opening a large mailbox allocates little.
+func (s *Store) MessageStates(ctx context.Context, accountID, mailboxID uint64) (*Mailbox, []MessageState, error) {
+	a, err := s.account(accountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var mb *Mailbox
+	var out []MessageState
+	err = a.db.View(func(tx *bolt.Tx) error {
+		if mb, err = getMailbox(tx, mailboxID); err != nil {
+			return err
+		}
+		b := tx.Bucket(mbKey(mailboxID))
+		// UIDNext bounds the count; growing a slice of 100k costs more.
+		out = make([]MessageState, 0, min(int(mb.UIDNext), 1<<20))
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			m, err := decodeState(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return mb, out, err
+}
+
+// decodeState decodes what MessageState holds of a message record (see
+// encodeMessage), sharing the strings of system flags.
+func decodeState(b []byte) (MessageState, error) {
+	if len(b) < 1+4+8+8+8+2 || b[0] != 1 {
+		return MessageState{}, errCorrupt
+	}
+	m := MessageState{UID: binary.BigEndian.Uint32(b[1:]), ModSeq: binary.BigEndian.Uint64(b[5:])}
+	_, rest, ok := readBytes(b[29:])
+	if !ok || len(rest) < 2 {
+		return MessageState{}, errCorrupt
+	}
+	n := int(binary.BigEndian.Uint16(rest))
+	rest = rest[2:]
+	if n > 0 {
+		m.Flags = make([]string, 0, n)
+	}
+	for i := 0; i < n; i++ {
+		var f []byte
+		if f, rest, ok = readBytes(rest); !ok {
+			return MessageState{}, errCorrupt
+		}
+		m.Flags = append(m.Flags, internFlag(f))
+	}
+	return m, nil
+}
+
+func readBytes(b []byte) ([]byte, []byte, bool) {
+	if len(b) < 2 {
+		return nil, nil, false
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	if len(b) < 2+n {
+		return nil, nil, false
+	}
+	return b[2 : 2+n], b[2+n:], true
+}
+
+var commonFlags = []string{FlagSeen, FlagAnswered, FlagFlagged, FlagDeleted, FlagDraft, FlagJunk, "$NotJunk", "$Forwarded"}
+
+func internFlag(f []byte) string {
+	for _, c := range commonFlags {
+		if string(f) == c {
+			return c
+		}
+	}
+	return string(f)
 }

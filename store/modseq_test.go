@@ -64,3 +64,31 @@ func TestChangedSince(t *testing.T) {
 		t.Errorf("updated %+v modified %v; want uid %d stored and uid %d refused", upd, mod, uids[0], uids[1])
 	}
 }
+
+func TestMessageStatesMatchMessages(t *testing.T) {
+	s, a := newTestStore(t)
+	ctx := context.Background()
+	for i, flags := range [][]string{nil, {FlagSeen}, {FlagFlagged, "project-x", FlagSeen}} {
+		if _, err := s.Deliver(ctx, []byte("Subject: x\r\n\r\nbody\r\n"), time.Now(), Delivery{Account: a.ID, Mailbox: "INBOX", Flags: flags}); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	mb := inbox(t, s, a)
+	_, full, err := s.Messages(ctx, a.ID, mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, states, err := s.MessageStates(ctx, a.ID, mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != len(full) {
+		t.Fatalf("%d states for %d messages", len(states), len(full))
+	}
+	for i, m := range full {
+		st := states[i]
+		if st.UID != m.UID || st.ModSeq != m.ModSeq || !slices.Equal(st.Flags, m.Flags) {
+			t.Errorf("state %+v, message %+v", st, m)
+		}
+	}
+}
