@@ -356,7 +356,7 @@ func readSearchKeyWithAtom(criteria *imap.SearchCriteria, dec *imapwire.Decoder,
 	default:
 		seqSet, err := imapwire.ParseSeqSet(key)
 		if err != nil {
-			return err
+			return newClientBugError("Syntax error: " + err.Error())
 		}
 		criteria.SeqNum = append(criteria.SeqNum, seqSet)
 	}

@@ -392,12 +392,17 @@ func (dec *Decoder) Quoted(ptr *string) bool {
 		if ch == '"' {
 			break
 		}
-
 		if ch == '\\' {
 			ch, ok = dec.readByte()
 			if !ok {
 				return false
 			}
+		}
+		if ch == '\r' || ch == '\n' {
+			// An unterminated quoted string would swallow the line end
+			// and wait for more lines.
+			dec.mustUnreadByte()
+			return dec.returnErr(&DecoderExpectError{Message: "quoted string must not contain CR or LF"})
 		}
 
 		sb.WriteByte(ch)
@@ -545,7 +550,8 @@ func (dec *Decoder) ExpectNumSet(kind NumKind, ptr *imap.NumSet) bool {
 	}
 	numSet, err := imapnum.ParseSet(s)
 	if err != nil {
-		return dec.returnErr(err)
+		// A malformed set is the peer's syntax error.
+		return dec.returnErr(&DecoderExpectError{Message: err.Error()})
 	}
 
 	switch kind {
