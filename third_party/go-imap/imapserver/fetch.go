@@ -561,16 +561,25 @@ func writeAddressList(enc *imapwire.Encoder, l []imap.Address) {
 		return
 	}
 
-	enc.List(len(l), func(i int) {
-		addr := l[i]
+	// Addresses follow each other without SP: "(" 1*address ")"
+	// (RFC 3501 section 9, env-from and the others).
+	enc.Special('(')
+	for _, addr := range l {
 		enc.Special('(')
 		writeNString(enc, mime.QEncoding.Encode("utf-8", addr.Name))
-		enc.SP().NIL().SP()
-		writeNString(enc, addr.Mailbox)
+		enc.SP()
+		writeNString(enc, addr.ADL)
+		enc.SP()
+		if addr.IsGroupStart() {
+			writeNString(enc, mime.QEncoding.Encode("utf-8", addr.Mailbox))
+		} else {
+			writeNString(enc, addr.Mailbox)
+		}
 		enc.SP()
 		writeNString(enc, addr.Host)
 		enc.Special(')')
-	})
+	}
+	enc.Special(')')
 }
 
 func writeNString(enc *imapwire.Encoder, s string) {
