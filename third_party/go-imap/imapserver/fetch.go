@@ -435,9 +435,8 @@ func (w *FetchResponseWriter) WriteBinarySection(section *imap.FetchItemBinarySe
 	w.writeItemSep()
 	enc := w.enc.Encoder
 
-	enc.Atom("BINARY").Special('[')
-	writeSectionPart(enc, section.Part)
-	enc.Special(']').SP()
+	writeItemBinarySection(enc, section)
+	enc.SP()
 	enc.Special('~') // indicates literal8
 	return w.enc.Literal(size)
 }
