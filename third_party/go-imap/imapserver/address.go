@@ -30,7 +30,9 @@ func ParseAddressList(s string) []imap.Address {
 		if p.eof() {
 			return l
 		}
-		if p.peek() == ',' {
+		// A stray ";" between addresses is taken for a comma, as
+		// people type it so.
+		if c := p.peek(); c == ',' || c == ';' {
 			p.pos++
 			continue
 		}
@@ -132,6 +134,20 @@ func (p *addrParser) mailbox() (imap.Address, bool) {
 			return imap.Address{}, false
 		}
 		addr.Mailbox, addr.Host = local, host
+		// An address used as display name, unquoted ("a@b <a@b>"), is
+		// common enough to be read as the name it was meant to be.
+		if p.skipCFWS(); !p.eof() && p.peek() == '<' {
+			name := strings.TrimSpace(p.s[start:p.pos])
+			p.pos++
+			addr.ADL = p.route()
+			local, host, ok := p.addrSpec()
+			p.skipCFWS()
+			if !ok || p.eof() || p.peek() != '>' {
+				return imap.Address{}, false
+			}
+			p.pos++
+			addr.Name, addr.Mailbox, addr.Host = name, local, host
+		}
 	}
 	comment := p.comment
 	p.skipCFWS()

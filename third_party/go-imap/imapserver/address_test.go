@@ -69,6 +69,8 @@ var addressListTests = []struct {
 		{Mailbox: "Empty"}, {}, {Mailbox: "Other"}, {Mailbox: "o", Host: "x.example"}, {},
 	}},
 	{`"": a@x.example;`, []imap.Address{{Mailbox: "a", Host: "x.example"}}},
+	{"john@x.example <john@x.example>", []imap.Address{{Name: "john@x.example", Mailbox: "john", Host: "x.example"}}},
+	{"a@x.example; b@y.example", []imap.Address{{Mailbox: "a", Host: "x.example"}, {Mailbox: "b", Host: "y.example"}}},
 	{"", nil},
 }
 
