@@ -1,6 +1,9 @@
 package imapd
 
 import (
+	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -81,5 +84,25 @@ func TestBinaryFetchClient(t *testing.T) {
 		if string(s.Bytes) != want {
 			t.Errorf("BINARY[2] partial=%v: %q, want %q", s.Section.Partial, s.Bytes, want)
 		}
+	}
+}
+
+// TestPythonBinaryEnvelope reads BINARY sections (a literal8 among them)
+// and group and source-route envelopes with Python's imaplib.
+func TestPythonBinaryEnvelope(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("python3 is required in CI")
+		}
+		t.Skip("python3 not installed")
+	}
+	e := newTestEnv(t)
+	e.deliver(t, "INBOX", binaryMessage)
+	e.deliver(t, "INBOX", "From: bob@example.org\r\nTo: Team: a@x.example;\r\nCc: <@relay.example:joe@example.com>\r\nSubject: group\r\n\r\nbody\r\n")
+	host, port, _ := net.SplitHostPort(e.addr)
+	out, err := exec.Command(py, "testdata/imaplib_binary.py", host, port, testUser, testPass).CombinedOutput()
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "done") {
+		t.Fatalf("imaplib: %v\n%s", err, out)
 	}
 }
