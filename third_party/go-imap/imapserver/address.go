@@ -23,7 +23,8 @@ import (
 // without a domain, or one that cannot be parsed, is skipped; parsing goes
 // on at the next comma.
 func ParseAddressList(s string) []imap.Address {
-	p := addrParser{s: s}
+	// NUL can be in no IMAP string, not even a literal (RFC 9051 section 4.3).
+	p := addrParser{s: strings.ReplaceAll(s, "\x00", "")}
 	var l []imap.Address
 	for {
 		p.skipCFWS()
@@ -137,7 +138,7 @@ func (p *addrParser) mailbox() (imap.Address, bool) {
 		// An address used as display name, unquoted ("a@b <a@b>"), is
 		// common enough to be read as the name it was meant to be.
 		if p.skipCFWS(); !p.eof() && p.peek() == '<' {
-			name := strings.TrimSpace(p.s[start:p.pos])
+			name := strings.Join(strings.Fields(p.s[start:p.pos]), " ")
 			p.pos++
 			addr.ADL = p.route()
 			local, host, ok := p.addrSpec()
@@ -343,7 +344,9 @@ func (p *addrParser) quoted() (string, bool) {
 			return b.String(), true
 		case '\\':
 			if !p.eof() {
-				b.WriteByte(p.peek())
+				if c := p.peek(); c != '\r' && c != '\n' {
+					b.WriteByte(c)
+				}
 				p.pos++
 			}
 		case '\r', '\n':
@@ -391,7 +394,9 @@ func (p *addrParser) skipComment() {
 			b.WriteByte(c)
 		case '\\':
 			if !p.eof() {
-				b.WriteByte(p.peek())
+				if c := p.peek(); c != '\r' && c != '\n' {
+					b.WriteByte(c)
+				}
 				p.pos++
 			}
 		case '\r', '\n':

@@ -109,6 +109,11 @@ func FuzzParseAddressList(f *testing.F) {
 			case strings.ContainsAny(a.Host, " \t\r\n"):
 				t.Fatalf("white space in host %q of %q", a.Host, s)
 			}
+			for _, f := range []string{a.Name, a.ADL, a.Mailbox, a.Host} {
+				if strings.ContainsAny(f, "\x00\r\n") && !strings.Contains(s, "=?") {
+					t.Fatalf("NUL, CR or LF in %q of %q", f, s)
+				}
+			}
 		}
 		if depth != 0 {
 			t.Fatalf("unterminated group in %q", s)
