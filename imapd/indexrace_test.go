@@ -122,6 +122,26 @@ func TestIndexExpungeWhileIndexing(t *testing.T) {
 	if got.String() != kept.String() {
 		t.Errorf("SEARCH BODY ripple = %v, want the messages kept %v", got, kept)
 	}
+	// And the index itself holds no document of an expunged message.
+	if err := ix.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mb, err := e.st.MailboxByName(ctx, e.acct.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cands, ok, err := ix.Candidates(ctx, e.acct.ID, mb.ID, search.FieldBody, "ripple")
+	if err != nil || !ok {
+		t.Fatalf("Candidates: ok=%v err=%v", ok, err)
+	}
+	slices.Sort(cands)
+	var indexed imap.UIDSet
+	for _, u := range cands {
+		indexed.AddNum(imap.UID(u))
+	}
+	if indexed.String() != kept.String() {
+		t.Errorf("index candidates = %v, want the messages kept %v", indexed, kept)
+	}
 	if strings.Contains(logs.String(), "cannot read message") {
 		t.Errorf("log has a read failure for expunged messages:\n%s", logs.String())
 	}
