@@ -41,6 +41,12 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	if options.ChangedSince != 0 {
 		msgs = slices.DeleteFunc(msgs, func(m *store.Message) bool { return m.ModSeq <= options.ChangedSince })
 	}
+	// A part that cannot be decoded fails the command before anything is
+	// sent or flagged (RFC 3516 §4.3).
+	bins, err := s.decodeBinaries(msgs, options)
+	if err != nil {
+		return err
+	}
 	// Fetching a body without PEEK sets \Seen (RFC 9051 §6.4.5), and the
 	// new flags are sent along even when FLAGS was not asked for.
 	seenSet := map[uint32]bool{}
@@ -126,14 +132,8 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 				return err
 			}
 		}
-		for _, bs := range options.BinarySection {
-			b := imapserver.ExtractBinarySection(bytes.NewReader(data), bs)
-			if err := writeLiteral(rw.WriteBinarySection(bs, int64(len(b))), b); err != nil {
-				return err
-			}
-		}
-		for _, bss := range options.BinarySectionSize {
-			rw.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(bytes.NewReader(data), bss))
+		if err := bins[m.UID].write(rw, options); err != nil {
+			return err
 		}
 		if err := rw.Close(); err != nil {
 			return err

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strconv"
 	"sync"
@@ -84,10 +85,15 @@ func firstRunes(s string, n int) string {
 
 // extractItem reads and decodes one message. A message that cannot be
 // read becomes an empty Partial document: always a candidate, never lost.
-func (ix *Index) extractItem(it item) *document.Document {
+// A message expunged since it was listed has no document (nil): its file
+// goes only after the expunge commits, and the expunge is on the feed.
+func (ix *Index) extractItem(ctx context.Context, it item) *document.Document {
 	data, err := ix.st.ReadMessage(it.key.account, it.msg)
 	var d Doc
 	if err != nil {
+		if ix.gone(ctx, it.key) {
+			return nil
+		}
 		ix.log.Warn("search index: cannot read message", "account", it.key.account,
 			"mailbox", it.key.mailbox, "uid", it.key.uid, "err", err)
 		d.Partial = true
@@ -97,11 +103,21 @@ func (ix *Index) extractItem(it item) *document.Document {
 	return docFor(it.key, &d, it.msg.InternalDate)
 }
 
+// gone reports whether the store no longer has the message, its mailbox
+// or its account.
+func (ix *Index) gone(ctx context.Context, k msgKey) bool {
+	msgs, err := ix.st.MessagesByUID(ctx, k.account, k.mailbox, []uint32{k.uid})
+	if errors.Is(err, store.ErrNotFound) {
+		return true
+	}
+	return err == nil && len(msgs) == 0
+}
+
 // indexItems indexes messages and deletes documents, batchSize at a time.
 // Messages are read and decoded by one worker per CPU while bleve indexes
 // the previous batch. With progress, it logs every second.
 func (ix *Index) indexItems(ctx context.Context, todo []item, deletes []string, progress bool) error {
-	return indexDocs(ctx, ix, len(todo), func(i int) *document.Document { return ix.extractItem(todo[i]) }, deletes, progress)
+	return indexDocs(ctx, ix, len(todo), func(i int) *document.Document { return ix.extractItem(ctx, todo[i]) }, deletes, progress)
 }
 
 // batch applies one bleve batch of documents and deletions.
@@ -125,7 +141,7 @@ func (ix *Index) batch(docs []*document.Document, deletes []string) error {
 }
 
 // indexDocs indexes n documents made by build (called from one worker
-// per CPU) and applies deletes, in batches.
+// per CPU; nil means no document) and applies deletes, in batches.
 func indexDocs(ctx context.Context, w *Index, n int, build func(int) *document.Document, deletes []string, progress bool) error {
 	if n == 0 {
 		return w.batch(nil, deletes)
@@ -178,6 +194,9 @@ func indexDocs(ctx context.Context, w *Index, n int, build func(int) *document.D
 	start, last := time.Now(), time.Now()
 	pending := make([]*document.Document, 0, batchSize)
 	for d := range docs {
+		if d == nil {
+			continue
+		}
 		pending = append(pending, d)
 		if len(pending) >= batchSize {
 			jobs <- job{pending, deletes}

@@ -98,7 +98,10 @@ type Envelope struct {
 
 // Address represents a sender or recipient of a message.
 type Address struct {
-	Name    string
+	Name string
+	// ADL is the obsolete source route of the address, e.g. "@a,@b"
+	// (RFC 5322 section 4.4).
+	ADL     string
 	Mailbox string
 	Host    string
 }

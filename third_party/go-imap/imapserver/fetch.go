@@ -446,9 +446,8 @@ func (w *FetchResponseWriter) WriteBinarySection(section *imap.FetchItemBinarySe
 	w.writeItemSep()
 	enc := w.enc.Encoder
 
-	enc.Atom("BINARY").Special('[')
-	writeSectionPart(enc, section.Part)
-	enc.Special(']').SP()
+	writeItemBinarySection(enc, section)
+	enc.SP()
 	enc.Special('~') // indicates literal8
 	return w.enc.Literal(size)
 }
@@ -572,16 +571,25 @@ func writeAddressList(enc *imapwire.Encoder, l []imap.Address) {
 		return
 	}
 
-	enc.List(len(l), func(i int) {
-		addr := l[i]
+	// Addresses follow each other without SP: "(" 1*address ")"
+	// (RFC 3501 section 9, env-from and the others).
+	enc.Special('(')
+	for _, addr := range l {
 		enc.Special('(')
 		writeNString(enc, mime.QEncoding.Encode("utf-8", addr.Name))
-		enc.SP().NIL().SP()
-		writeNString(enc, addr.Mailbox)
+		enc.SP()
+		writeNString(enc, addr.ADL)
+		enc.SP()
+		if addr.IsGroupStart() {
+			writeNString(enc, mime.QEncoding.Encode("utf-8", addr.Mailbox))
+		} else {
+			writeNString(enc, addr.Mailbox)
+		}
 		enc.SP()
 		writeNString(enc, addr.Host)
 		enc.Special(')')
-	})
+	}
+	enc.Special(')')
 }
 
 func writeNString(enc *imapwire.Encoder, s string) {

@@ -160,6 +160,21 @@ func extractPartial(b []byte, partial *imap.SectionPartial) []byte {
 }
 
 func ExtractBinarySection(r io.Reader, item *imap.FetchItemBinarySection) []byte {
+	b, _ := DecodeBinarySection(r, item)
+	return b
+}
+
+func ExtractBinarySectionSize(r io.Reader, item *imap.FetchItemBinarySectionSize) uint32 {
+	size, _ := DecodeBinarySectionSize(r, item)
+	return size
+}
+
+// DecodeBinarySection is ExtractBinarySection that reports a part whose
+// Content-Transfer-Encoding it cannot decode: the error is an *imap.Error
+// with code UNKNOWN-CTE, to be returned to the client (RFC 3516 section 4.3).
+//
+// It can be used by server backends to implement Session.Fetch.
+func DecodeBinarySection(r io.Reader, item *imap.FetchItemBinarySection) ([]byte, error) {
 	var (
 		header textproto.Header
 		body   io.Reader
@@ -168,40 +183,55 @@ func ExtractBinarySection(r io.Reader, item *imap.FetchItemBinarySection) []byte
 	br := bufio.NewReader(r)
 	header, err := textproto.ReadHeader(br)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	body = br
 
 	_, header, body = findMessagePart(header, body, item.Part)
 	if body == nil {
-		return nil
+		return nil, nil
 	}
 
-	part, err := gomessage.New(gomessage.Header{header}, body)
-	if err != nil {
-		return nil
+	// BINARY removes the Content-Transfer-Encoding only: the charset of a
+	// text part stays as it is (RFC 3516 section 4.2), so gomessage.New is
+	// given a header without it.
+	decodeHeader := header.Copy()
+	if mediaType, _, _ := (&gomessage.Header{header}).ContentType(); !strings.HasPrefix(mediaType, "multipart/") {
+		decodeHeader.Set("Content-Type", "application/octet-stream")
+	}
+	part, err := gomessage.New(gomessage.Header{decodeHeader}, body)
+	if gomessage.IsUnknownEncoding(err) {
+		return nil, &imap.Error{
+			Type: imap.StatusResponseTypeNo,
+			Code: imap.ResponseCodeUnknownCTE,
+			Text: "Cannot decode Content-Transfer-Encoding " + strings.ToLower(header.Get("Content-Transfer-Encoding")),
+		}
+	} else if err != nil {
+		return nil, nil
 	}
 
 	// Write the requested data to a buffer
 	var buf bytes.Buffer
 
 	if len(item.Part) == 0 {
-		if err := textproto.WriteHeader(&buf, part.Header.Header); err != nil {
-			return nil
+		if err := textproto.WriteHeader(&buf, header); err != nil {
+			return nil, nil
 		}
 	}
 
 	if _, err := io.Copy(&buf, part.Body); err != nil {
-		return nil
+		return nil, nil
 	}
 
-	return extractPartial(buf.Bytes(), item.Partial)
+	return extractPartial(buf.Bytes(), item.Partial), nil
 }
 
-func ExtractBinarySectionSize(r io.Reader, item *imap.FetchItemBinarySectionSize) uint32 {
+// DecodeBinarySectionSize is ExtractBinarySectionSize that reports an
+// unknown Content-Transfer-Encoding as DecodeBinarySection does.
+func DecodeBinarySectionSize(r io.Reader, item *imap.FetchItemBinarySectionSize) (uint32, error) {
 	// TODO: optimize
-	b := ExtractBinarySection(r, &imap.FetchItemBinarySection{Part: item.Part})
-	return uint32(len(b))
+	b, err := DecodeBinarySection(r, &imap.FetchItemBinarySection{Part: item.Part})
+	return uint32(len(b)), err
 }
 
 // ExtractEnvelope returns a message envelope from its header.
@@ -228,21 +258,7 @@ func ExtractEnvelope(h textproto.Header) *imap.Envelope {
 }
 
 func parseAddressList(mh mail.Header, k string) []imap.Address {
-	// TODO: handle groups
-	addrs, _ := mh.AddressList(k)
-	var l []imap.Address
-	for _, addr := range addrs {
-		mailbox, host, ok := strings.Cut(addr.Address, "@")
-		if !ok {
-			continue
-		}
-		l = append(l, imap.Address{
-			Name:    addr.Name,
-			Mailbox: mailbox,
-			Host:    host,
-		})
-	}
-	return l
+	return ParseAddressList(mh.Get(k))
 }
 
 // ExtractBodyStructure extracts the structure of a message body.
