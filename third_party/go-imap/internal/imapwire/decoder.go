@@ -392,6 +392,12 @@ func (dec *Decoder) Quoted(ptr *string) bool {
 		if ch == '"' {
 			break
 		}
+		if ch == '\r' || ch == '\n' {
+			// Not a QUOTED-CHAR: the string is unterminated, and reading
+			// on would swallow the next line.
+			dec.mustUnreadByte()
+			return dec.returnErr(&DecoderExpectError{Message: "unterminated quoted string"})
+		}
 
 		if ch == '\\' {
 			ch, ok = dec.readByte()
