@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"cmp"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -18,7 +19,22 @@ var _ imapserver.SessionSort = (*session)(nil)
 type sortMsg struct {
 	seq, uid uint32
 	m        *store.Message
-	sum      *store.Summary
+	sum      *store.Summary // nil until needed
+	srv      *Server
+	acct     uint64
+}
+
+// summary returns the message's summary, decoded on first use.
+func (m *sortMsg) summary() *store.Summary {
+	if m.sum == nil {
+		sum, ok := m.m.Summary()
+		if !ok {
+			// Stored before summaries were kept: read the header.
+			sum = store.Summarize(m.srv.header(m.acct, m.m))
+		}
+		m.sum = sum
+	}
+	return m.sum
 }
 
 // num is the message's number as the command asked for it.
@@ -32,29 +48,45 @@ func (m *sortMsg) num(kind imapserver.NumKind) uint32 {
 // sentDate is the sent date of RFC 5256 section 2.2: the Date header, or
 // the internal date when there is none.
 func (m *sortMsg) sentDate() int64 {
-	if !m.sum.Date.IsZero() {
-		return m.sum.Date.Unix()
+	d, ok := m.m.SummaryDate()
+	if !ok {
+		d = m.summary().Date
+	}
+	if !d.IsZero() {
+		return d.Unix()
 	}
 	return m.m.InternalDate.Unix()
 }
 
-// matching returns the messages that match criteria, in sequence order,
-// with their summaries. SEARCH decides what matches, so SORT and THREAD
+// matching returns the messages that match criteria, in sequence order
+// (UIDs ascend with it), with their summaries. SEARCH decides what matches, so SORT and THREAD
 // accept every key it does.
 func (s *session) matching(criteria *imap.SearchCriteria) ([]sortMsg, error) {
 	v := s.sel
 	if v == nil {
 		return nil, errNoMailbox
 	}
-	data, err := s.Search(imapserver.NumKindUID, criteria, &imap.SearchOptions{ReturnAll: true})
-	if err != nil {
-		return nil, err
-	}
-	uidSet, _ := data.All.(imap.UIDSet)
-	uids, _ := uidSet.Nums()
-	want := make([]uint32, len(uids))
-	for i, u := range uids {
-		want[i] = uint32(u)
+	var want []uint32
+	if reflect.ValueOf(*criteria).IsZero() {
+		// ALL, what clients send most: every message of the view, without
+		// a pass through SEARCH.
+		want = make([]uint32, 0, len(v.msgs))
+		for _, m := range v.msgs {
+			if !m.gone {
+				want = append(want, m.uid)
+			}
+		}
+	} else {
+		data, err := s.Search(imapserver.NumKindUID, criteria, &imap.SearchOptions{ReturnAll: true})
+		if err != nil {
+			return nil, err
+		}
+		uidSet, _ := data.All.(imap.UIDSet)
+		uids, _ := uidSet.Nums()
+		want = make([]uint32, len(uids))
+		for i, u := range uids {
+			want[i] = uint32(u)
+		}
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
@@ -68,14 +100,8 @@ func (s *session) matching(criteria *imap.SearchCriteria) ([]sortMsg, error) {
 		if !ok || v.msgs[i].gone {
 			continue
 		}
-		sum, ok := m.Summary()
-		if !ok {
-			// Stored before summaries were kept: read the header.
-			sum = store.Summarize(s.srv.header(s.acct.ID, m))
-		}
-		out = append(out, sortMsg{seq: uint32(i + 1), uid: m.UID, m: m, sum: sum})
+		out = append(out, sortMsg{seq: uint32(i + 1), uid: m.UID, m: m, srv: s.srv, acct: s.acct.ID})
 	}
-	slices.SortFunc(out, func(a, b sortMsg) int { return cmp.Compare(a.seq, b.seq) })
 	return out, nil
 }
 
@@ -103,32 +129,43 @@ func (s *session) Sort(kind imapserver.NumKind, criteria *imap.SearchCriteria, o
 // sortMessages orders msgs by the criteria; messages equal under all of
 // them stay in sequence order (RFC 5256 section 3).
 func sortMessages(msgs []sortMsg, criteria []imap.SortCriterion) {
-	// Each key is computed once per message, not once per comparison.
-	type keyed struct {
-		ints []int64
-		strs []string
+	// Each key is computed once per message, not once per comparison,
+	// into one flat array of numbers and one of strings.
+	nInts, nStrs := 0, 0
+	for _, c := range criteria {
+		if isNumericKey(c.Key) {
+			nInts++
+		} else {
+			nStrs++
+		}
 	}
-	keys := make([]keyed, len(msgs))
+	ints := make([]int64, len(msgs)*nInts)
+	strs := make([]string, len(msgs)*nStrs)
 	for i := range msgs {
 		m := &msgs[i]
-		k := &keys[i]
+		ni, ns := i*nInts, i*nStrs
 		for _, c := range criteria {
 			switch c.Key {
 			case imap.SortKeyArrival:
-				k.ints = append(k.ints, m.m.InternalDate.Unix())
+				ints[ni] = m.m.InternalDate.Unix()
 			case imap.SortKeyDate:
-				k.ints = append(k.ints, m.sentDate())
+				ints[ni] = m.sentDate()
 			case imap.SortKeySize:
-				k.ints = append(k.ints, m.m.Size)
+				ints[ni] = m.m.Size
 			case imap.SortKeySubject:
-				base, _ := baseSubject(m.sum.Subject)
-				k.strs = append(k.strs, casemap(base))
+				base, _ := baseSubject(m.summary().Subject)
+				strs[ns] = casemap(base)
 			case imap.SortKeyFrom:
-				k.strs = append(k.strs, casemap(addrMailbox(m.sum.From)))
+				strs[ns] = casemap(addrMailbox(m.summary().From))
 			case imap.SortKeyTo:
-				k.strs = append(k.strs, casemap(addrMailbox(m.sum.To)))
+				strs[ns] = casemap(addrMailbox(m.summary().To))
 			case imap.SortKeyCc:
-				k.strs = append(k.strs, casemap(addrMailbox(m.sum.Cc)))
+				strs[ns] = casemap(addrMailbox(m.summary().Cc))
+			}
+			if isNumericKey(c.Key) {
+				ni++
+			} else {
+				ns++
 			}
 		}
 	}
@@ -137,16 +174,14 @@ func sortMessages(msgs []sortMsg, criteria []imap.SortCriterion) {
 		idx[i] = i
 	}
 	slices.SortFunc(idx, func(a, b int) int {
-		ka, kb := &keys[a], &keys[b]
 		ni, ns := 0, 0
 		for _, c := range criteria {
 			var r int
-			switch c.Key {
-			case imap.SortKeyArrival, imap.SortKeyDate, imap.SortKeySize:
-				r = cmp.Compare(ka.ints[ni], kb.ints[ni])
+			if isNumericKey(c.Key) {
+				r = cmp.Compare(ints[a*nInts+ni], ints[b*nInts+ni])
 				ni++
-			default:
-				r = strings.Compare(ka.strs[ns], kb.strs[ns])
+			} else {
+				r = strings.Compare(strs[a*nStrs+ns], strs[b*nStrs+ns])
 				ns++
 			}
 			if c.Reverse {
@@ -163,6 +198,10 @@ func sortMessages(msgs []sortMsg, criteria []imap.SortCriterion) {
 		sorted[i] = msgs[j]
 	}
 	copy(msgs, sorted)
+}
+
+func isNumericKey(k imap.SortKey) bool {
+	return k == imap.SortKeyArrival || k == imap.SortKeyDate || k == imap.SortKeySize
 }
 
 // addrMailbox is the addr-mailbox (local part) of an address, what RFC

@@ -43,7 +43,7 @@ type threadMsg struct {
 func newThreadMsgs(msgs []sortMsg) []threadMsg {
 	out := make([]threadMsg, len(msgs))
 	for i := range msgs {
-		base, reply := baseSubject(msgs[i].sum.Subject)
+		base, reply := baseSubject(msgs[i].summary().Subject)
 		out[i] = threadMsg{sortMsg: &msgs[i], date: msgs[i].sentDate(), base: casemap(base), reply: reply}
 	}
 	return out
@@ -161,16 +161,17 @@ func threadReferences(msgs []sortMsg, kind imapserver.NumKind) []imap.ThreadData
 	// (1) Link messages by Message-ID, References and In-Reply-To.
 	for i := range tms {
 		t := &tms[i]
-		id := t.sum.MessageID
+		sum := t.summary()
+		id := sum.MessageID
 		if id == "" || ids[id] != nil && ids[id].msg != nil {
 			// No Message-ID, or a duplicate of an earlier one: a unique one.
 			id = "\x00" + strconv.FormatUint(uint64(t.uid), 10)
 		}
 		c := get(id)
 		c.msg = t
-		refs := t.sum.References
-		if len(refs) == 0 && t.sum.InReplyTo != "" {
-			refs = []string{t.sum.InReplyTo}
+		refs := sum.References
+		if len(refs) == 0 && sum.InReplyTo != "" {
+			refs = []string{sum.InReplyTo}
 		}
 		// (1A) Each reference is the parent of the next, unless linked
 		// already or that would close a loop.

@@ -175,3 +175,15 @@ func (m *Message) Summary() (*Summary, bool) {
 	}
 	return decodeSummary(m.summary)
 }
+
+// SummaryDate is Summary().Date without decoding the rest, for sorting by
+// date; false as for Summary.
+func (m *Message) SummaryDate() (time.Time, bool) {
+	if len(m.summary) < 8 {
+		return time.Time{}, false
+	}
+	if d := int64(binary.BigEndian.Uint64(m.summary)); d != noDate {
+		return time.Unix(d, 0).UTC(), true
+	}
+	return time.Time{}, true
+}
