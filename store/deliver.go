@@ -33,6 +33,7 @@ type delivery struct {
 	size    int64
 	flags   []string
 	date    time.Time
+	summary []byte
 	done    chan deliveryResult
 }
 
@@ -59,6 +60,7 @@ func (s *Store) Deliver(ctx context.Context, data []byte, date time.Time, to ...
 	}
 	jobs := make([]job, 0, len(to))
 	var first string // written once, hard-linked for other accounts
+	summary := encodeSummary(nil, Summarize(data))
 	for _, t := range to {
 		mailbox, err := NormalizeMailbox(t.Mailbox)
 		if err != nil {
@@ -79,7 +81,7 @@ func (s *Store) Deliver(ctx context.Context, data []byte, date time.Time, to ...
 			return nil, err
 		}
 		d := &delivery{mailbox: mailbox, file: file, size: int64(len(data)), flags: normalizeFlags(t.Flags),
-			date: date.UTC().Truncate(time.Second), done: make(chan deliveryResult, 1)}
+			date: date.UTC().Truncate(time.Second), summary: summary, done: make(chan deliveryResult, 1)}
 		jobs = append(jobs, job{a, d})
 	}
 	for _, j := range jobs {
@@ -220,7 +222,7 @@ func (a *account) commit(batch []*delivery) {
 				results[i].err = err
 				continue
 			}
-			m := &Message{UID: mb.UIDNext, Size: d.size, InternalDate: d.date, Flags: d.flags, File: d.file}
+			m := &Message{UID: mb.UIDNext, Size: d.size, InternalDate: d.date, Flags: d.flags, File: d.file, summary: d.summary}
 			mb.UIDNext++
 			mb.HighestModSeq++
 			m.ModSeq = mb.HighestModSeq

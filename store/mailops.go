@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -41,14 +42,25 @@ func (s *Store) MessagesByUID(ctx context.Context, accountID, mailboxID uint64, 
 	if err != nil {
 		return nil, err
 	}
-	var out []*Message
+	out := make([]*Message, 0, len(uids))
 	err = a.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(mbKey(mailboxID))
 		if b == nil {
 			return fmt.Errorf("mailbox %d: %w", mailboxID, ErrNotFound)
 		}
+		// UIDs come mostly ascending and dense: the cursor's next key is
+		// usually the one wanted, far cheaper than a lookup from the root.
+		c := b.Cursor()
+		var k, v []byte
 		for _, uid := range uids {
-			if v := b.Get(u32(uid)); v != nil {
+			key := u32(uid)
+			if k != nil && bytes.Compare(k, key) < 0 {
+				k, v = c.Next()
+			}
+			if k == nil || !bytes.Equal(k, key) {
+				k, v = c.Seek(key)
+			}
+			if k != nil && bytes.Equal(k, key) {
 				m, err := decodeMessage(v)
 				if err != nil {
 					return err

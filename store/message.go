@@ -27,6 +27,8 @@ type Message struct {
 	InternalDate time.Time
 	Flags        []string // system flags in canonical case, then keywords
 	File         string   // path below the account's message directory
+
+	summary []byte // encoded Summary; nil in records older than v2
 }
 
 // HasFlag reports whether the message carries flag (case-insensitive, as
@@ -68,13 +70,18 @@ func normalizeFlags(flags []string) []string {
 
 // Binary layout, versioned by its first byte so fields can be added:
 // v1 uid:4 modseq:8 size:8 date:8 file:len16 flags:count16 (len16 bytes)*
+// v2 as v1, then the encoded Summary to the end of the record
 func encodeMessage(m *Message) []byte {
-	n := 1 + 4 + 8 + 8 + 8 + 2 + len(m.File) + 2
+	n := 1 + 4 + 8 + 8 + 8 + 2 + len(m.File) + 2 + len(m.summary)
 	for _, f := range m.Flags {
 		n += 2 + len(f)
 	}
 	b := make([]byte, 0, n)
-	b = append(b, 1)
+	if m.summary != nil {
+		b = append(b, 2)
+	} else {
+		b = append(b, 1)
+	}
 	b = binary.BigEndian.AppendUint32(b, m.UID)
 	b = binary.BigEndian.AppendUint64(b, m.ModSeq)
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Size))
@@ -84,7 +91,7 @@ func encodeMessage(m *Message) []byte {
 	for _, f := range m.Flags {
 		b = appendStr(b, f)
 	}
-	return b
+	return append(b, m.summary...)
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -95,7 +102,7 @@ func appendStr(b []byte, s string) []byte {
 var errCorrupt = errors.New("store: corrupt message record")
 
 func decodeMessage(b []byte) (*Message, error) {
-	if len(b) < 1+4+8+8+8+2 || b[0] != 1 {
+	if len(b) < 1+4+8+8+8+2 || b[0] != 1 && b[0] != 2 {
 		return nil, errCorrupt
 	}
 	m := &Message{
@@ -118,6 +125,10 @@ func decodeMessage(b []byte) (*Message, error) {
 			return nil, errCorrupt
 		}
 		m.Flags = append(m.Flags, f)
+	}
+	if b[0] == 2 {
+		// Copied: b belongs to the transaction.
+		m.summary = append([]byte(nil), rest...)
 	}
 	return m, nil
 }

@@ -18,7 +18,13 @@ func (c *Conn) handleAppend(tag string, dec *imapwire.Decoder) error {
 		mailbox string
 		options imap.AppendOptions
 	)
-	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) || !dec.ExpectSP() {
+	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) {
+		return dec.Err()
+	}
+	if multiSession, ok := c.session.(SessionMultiAppend); ok {
+		return c.handleMultiAppend(tag, dec, mailbox, multiSession)
+	}
+	if !dec.ExpectSP() {
 		return dec.Err()
 	}
 

@@ -104,6 +104,19 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapUnauthenticate,
 		})
 
+		// Extensions advertised when the session implements them
+		if _, ok := c.session.(SessionSort); ok {
+			caps = append(caps, imap.CapSort, imap.CapESort)
+		}
+		if threadSession, ok := c.session.(SessionThread); ok {
+			for _, alg := range threadSession.ThreadAlgorithms() {
+				caps = append(caps, imap.Cap("THREAD="+string(alg)))
+			}
+		}
+		if _, ok := c.session.(SessionMultiAppend); ok {
+			caps = append(caps, imap.CapMultiAppend)
+		}
+
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {
 			limit := appendLimitSession.AppendLimit()
 			caps = append(caps, imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", limit)))

@@ -35,5 +35,9 @@ func NumSetKind(numSet imap.NumSet) NumKind {
 
 func ParseSeqSet(s string) (imap.SeqSet, error) {
 	numSet, err := imapnum.ParseSet(s)
-	return seqSetFromNumSet(numSet), err
+	if err != nil {
+		// The peer's syntax error, such as SEARCH 0.
+		return nil, &DecoderExpectError{Message: err.Error()}
+	}
+	return seqSetFromNumSet(numSet), nil
 }

@@ -1,0 +1,91 @@
+package imapd
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestMultiAppend sends several messages in one APPEND (RFC 3502), with
+// synchronizing literals (waiting for each "+") and LITERAL+ ones.
+func TestMultiAppend(t *testing.T) {
+	e := newTestEnv(t)
+	r := dialRaw(t, e)
+	if untagged, _ := r.cmd("c", "CAPABILITY"); !strings.Contains(only(t, untagged, "* CAPABILITY"), " MULTIAPPEND") {
+		t.Errorf("capabilities: %q", untagged)
+	}
+	one := "Subject: one\r\n\r\nfirst\r\n"
+	two := "Subject: two\r\n\r\nsecond\r\n"
+	three := "Subject: three\r\n\r\nthird\r\n"
+
+	// Synchronizing literals: each waits for the server's go-ahead.
+	r.send(fmt.Sprintf("a APPEND Drafts (\\Seen) {%d}\r\n", len(one)))
+	if l := r.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("want a continuation, got %s", l)
+	}
+	r.send(fmt.Sprintf("%s (\\Draft) \"05-Mar-2024 10:00:00 +0000\" {%d}\r\n", one, len(two)))
+	if l := r.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("want a continuation, got %s", l)
+	}
+	r.send(two + "\r\n")
+	_, done := r.until("a")
+	if !strings.HasPrefix(done, "a OK [APPENDUID ") || !strings.HasSuffix(strings.Fields(done)[4], "1:2]") {
+		t.Fatalf("MULTIAPPEND: %s", done)
+	}
+
+	// LITERAL+: all in one go, a third message after them.
+	r.send(fmt.Sprintf("b APPEND Drafts {%d+}\r\n%s {%d+}\r\n%s\r\n", len(one), one, len(three), three))
+	if _, done := r.until("b"); !strings.Contains(done, "3:4]") {
+		t.Fatalf("MULTIAPPEND with LITERAL+: %s", done)
+	}
+
+	r.cmd("s", "SELECT Drafts")
+	untagged, _ := r.cmd("f", "FETCH 1:* (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+	got := strings.Join(untagged, "\n")
+	for _, want := range []string{
+		`FLAGS (\Seen) INTERNALDATE`, `FLAGS (\Draft) INTERNALDATE " 5-Mar-2024 10:00:00 +0000"`,
+		"Subject: one", "Subject: two", "Subject: three", "* 4 FETCH",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("FETCH after MULTIAPPEND lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestMultiAppendAllOrNone: when the second message fails, the first is
+// not stored either.
+func TestMultiAppendAllOrNone(t *testing.T) {
+	e := newTestEnv(t)
+	r := dialRaw(t, e)
+	one := "Subject: one\r\n\r\nfirst\r\n"
+	count := func() string {
+		untagged, _ := r.cmd("st", "STATUS Drafts (MESSAGES)")
+		return only(t, untagged, "* STATUS")
+	}
+
+	// A syntax error in the second message's date: the client is told
+	// before it sends that message.
+	r.send(fmt.Sprintf("a APPEND Drafts {%d+}\r\n%s \"31-Foo-2024 10:00:00 +0000\" {%d}\r\n", len(one), one, len(one)))
+	if untagged, done := r.until("a"); !strings.HasPrefix(done, "a BAD") {
+		t.Errorf("bad date in the second message: %q %s", untagged, done)
+	}
+	// The second message is too big: refused before it is sent.
+	r.send(fmt.Sprintf("b APPEND Drafts {%d}\r\n", len(one)))
+	r.line()
+	r.send(fmt.Sprintf("%s {%d}\r\n", one, 1<<30))
+	if _, done := r.until("b"); !strings.HasPrefix(done, "b NO [TOOBIG]") {
+		t.Errorf("too big second message: %s", done)
+	}
+	// Into a mailbox that does not exist.
+	r.send(fmt.Sprintf("c APPEND Nowhere {%d+}\r\n%s {%d+}\r\n%s\r\n", len(one), one, len(one), one))
+	if _, done := r.until("c"); !strings.HasPrefix(done, "c NO [TRYCREATE]") {
+		t.Errorf("MULTIAPPEND to a missing mailbox: %s", done)
+	}
+	if got := count(); got != `* STATUS "Drafts" (MESSAGES 0)` {
+		t.Errorf("after failed MULTIAPPENDs: %s", got)
+	}
+	// The connection is still in step.
+	if _, done := r.cmd("n", "NOOP"); !strings.HasPrefix(done, "n OK") {
+		t.Errorf("NOOP: %s", done)
+	}
+}
