@@ -84,6 +84,9 @@ func (s *Store) DeliverAll(ctx context.Context, accountID uint64, mailbox string
 			if err := b.Put(u32(m.UID), encodeMessage(m)); err != nil {
 				return nil, err
 			}
+			if err := indexPut(tx, mb.ID, m.UID, 0, m.ModSeq); err != nil {
+				return nil, err
+			}
 			out = append(out, Delivered{Account: a.id, Mailbox: mb.ID, UIDValidity: mb.UIDValidity, UID: m.UID})
 			changes = append(changes, Change{Account: a.id, Mailbox: mb.ID, Kind: ChangeNew, UID: m.UID, Flags: m.Flags, ModSeq: m.ModSeq})
 		}

@@ -287,7 +287,7 @@ func (s *Store) MessageStates(ctx context.Context, accountID, mailboxID uint64) 
 // decodeState decodes what MessageState holds of a message record (see
 // encodeMessage), sharing the strings of system flags.
 func decodeState(b []byte) (MessageState, error) {
-	if len(b) < 1+4+8+8+8+2 || b[0] != 1 {
+	if len(b) < 1+4+8+8+8+2 || b[0] != 1 && b[0] != 2 {
 		return MessageState{}, errCorrupt
 	}
 	m := MessageState{UID: binary.BigEndian.Uint32(b[1:]), ModSeq: binary.BigEndian.Uint64(b[5:])}
