@@ -25,6 +25,8 @@ const (
 	literalWriteTimeout = 5 * time.Minute
 
 	maxCommandSize = 50 * 1024 // RFC 2683 section 3.2.1.5 says 8KiB minimum
+
+	maxUnknownCmdsNotAuth = 3
 )
 
 var internalServerErrorResp = &imap.StatusResponse{
@@ -46,6 +48,9 @@ type Conn struct {
 
 	state   imap.ConnState
 	session Session
+
+	unknownCmds int  // before authentication
+	examined    bool // the selected mailbox was opened with EXAMINE
 }
 
 func newConn(c net.Conn, server *Server) *Conn {
@@ -220,6 +225,8 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleLogout(dec)
 	case "CAPABILITY":
 		err = c.handleCapability(dec)
+	case "ID":
+		err = c.handleID(dec)
 	case "STARTTLS":
 		err = c.handleStartTLS(tag, dec)
 		sendOK = false
@@ -255,9 +262,14 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleIdle(dec)
 	case "SELECT", "EXAMINE":
 		err = c.handleSelect(tag, dec, name == "EXAMINE")
+		if err == nil {
+			c.examined = name == "EXAMINE"
+		}
 		sendOK = false
 	case "CLOSE", "UNSELECT":
-		err = c.handleUnselect(dec, name == "CLOSE")
+		// CLOSE of a mailbox opened with EXAMINE expunges nothing
+		// (RFC 9051 §6.4.1).
+		err = c.handleUnselect(dec, name == "CLOSE" && !c.examined)
 	case "APPEND":
 		err = c.handleAppend(tag, dec)
 		sendOK = false
@@ -278,11 +290,15 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleSearch(tag, dec, numKind)
 	default:
 		if c.state == imap.ConnStateNotAuthenticated {
-			// Don't allow a single unknown command before authentication to
-			// mitigate cross-protocol attacks:
+			// A client probing for an extension gets BAD and may go on, but
+			// a few unknown commands before authentication end the
+			// connection to mitigate cross-protocol attacks:
 			// https://www-archive.mozilla.org/projects/netlib/portbanning
-			c.state = imap.ConnStateLogout
-			defer c.Bye("Unknown command")
+			c.unknownCmds++
+			if c.unknownCmds >= maxUnknownCmdsNotAuth {
+				c.state = imap.ConnStateLogout
+				defer c.Bye("Too many unknown commands")
+			}
 		}
 		err = &imap.Error{
 			Type: imap.StatusResponseTypeBad,

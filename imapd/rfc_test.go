@@ -1,0 +1,102 @@
+package imapd
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestID checks ID (RFC 2971) before and after login, with NIL and with a
+// field list, and that it is advertised in both states.
+func TestID(t *testing.T) {
+	e := newTestEnv(t)
+	w := dialWire(t, e.addr)
+	caps := w.ok("CAPABILITY")
+	if len(caps) != 1 || !strings.Contains(caps[0]+" ", " ID ") {
+		t.Fatalf("ID not advertised before login: %q", caps)
+	}
+	u := w.ok("ID NIL")
+	if len(u) != 1 || !strings.HasPrefix(u[0], `* ID ("name" "Frontdesk" "version" "`) {
+		t.Fatalf("ID NIL: %q", u)
+	}
+	w.ok(fmt.Sprintf("LOGIN %q %q", testUser, testPass))
+	caps = w.ok("CAPABILITY")
+	if !strings.Contains(caps[0]+" ", " ID ") {
+		t.Fatalf("ID not advertised after login: %q", caps)
+	}
+	u = w.ok(`ID ("name" "imaptest" "version" "1.0" "x-extra" NIL)`)
+	if len(u) != 1 || !strings.Contains(u[0], `"name" "Frontdesk"`) {
+		t.Fatalf("ID list: %q", u)
+	}
+	if _, st := w.cmd(`ID ("name")`); !strings.HasPrefix(st, "BAD") {
+		t.Errorf("ID with a field and no value: %s", st)
+	}
+	if _, st := w.cmd(`ID foo`); !strings.HasPrefix(st, "BAD") {
+		t.Errorf("ID foo: %s", st)
+	}
+	w.ok("NOOP")
+}
+
+// TestUnknownCommandBeforeLogin checks that a client probing for a
+// command gets BAD and can still log in.
+func TestUnknownCommandBeforeLogin(t *testing.T) {
+	e := newTestEnv(t)
+	w := dialWire(t, e.addr)
+	if _, st := w.cmd("XFOO bar"); !strings.HasPrefix(st, "BAD") {
+		t.Fatalf("XFOO: %s", st)
+	}
+	w.ok(fmt.Sprintf("LOGIN %q %q", testUser, testPass))
+	w.ok("SELECT INBOX")
+	if _, st := w.cmd("XFOO"); !strings.HasPrefix(st, "BAD") {
+		t.Fatalf("XFOO after login: %s", st)
+	}
+	w.ok("NOOP")
+
+	// Something that is not IMAP at all is cut off after a few lines.
+	h := dialWire(t, e.addr)
+	fmt.Fprintf(h.conn, "GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n")
+	var got []string
+	for {
+		l, err := h.r.ReadString('\n')
+		if err != nil {
+			break
+		}
+		got = append(got, strings.TrimSpace(l))
+	}
+	if len(got) != 4 || !strings.HasPrefix(got[3], "* BYE") {
+		t.Fatalf("HTTP request: %q", got)
+	}
+}
+
+// TestCloseAfterExamine checks that CLOSE of an examined mailbox is OK and
+// expunges nothing, while CLOSE after SELECT does.
+func TestCloseAfterExamine(t *testing.T) {
+	e := newTestEnv(t)
+	e.deliver(t, "INBOX", msg("one", "bob@example.org", "1"), `\Deleted`)
+	e.deliver(t, "INBOX", msg("two", "bob@example.org", "2"))
+	w := e.loginWire(t)
+	w.ok("EXAMINE INBOX")
+	if _, st := w.cmd("EXPUNGE"); !strings.HasPrefix(st, "NO") {
+		t.Errorf("EXPUNGE after EXAMINE: %s", st)
+	}
+	w.ok("CLOSE")
+	u := w.ok("STATUS INBOX (MESSAGES DELETED)")
+	if !wireHas(u, `* STATUS INBOX (MESSAGES 2 DELETED 1)`) {
+		t.Fatalf("after CLOSE of EXAMINE: %q", u)
+	}
+	w.ok("SELECT INBOX")
+	w.ok("CLOSE")
+	u = w.ok("STATUS INBOX (MESSAGES DELETED)")
+	if !wireHas(u, `* STATUS INBOX (MESSAGES 1 DELETED 0)`) {
+		t.Fatalf("after CLOSE of SELECT: %q", u)
+	}
+	// EXAMINE then SELECT in the same session: the second one counts.
+	e.deliver(t, "INBOX", msg("three", "bob@example.org", "3"), `\Deleted`)
+	w.ok("EXAMINE INBOX")
+	w.ok("SELECT INBOX")
+	w.ok("CLOSE")
+	u = w.ok("STATUS INBOX (MESSAGES)")
+	if !wireHas(u, `* STATUS INBOX (MESSAGES 1)`) {
+		t.Fatalf("after EXAMINE, SELECT, CLOSE: %q", u)
+	}
+}
