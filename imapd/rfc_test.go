@@ -100,3 +100,48 @@ func TestCloseAfterExamine(t *testing.T) {
 		t.Fatalf("after EXAMINE, SELECT, CLOSE: %q", u)
 	}
 }
+
+// TestMoveIntoSelected checks COPY and MOVE into the selected mailbox:
+// COPYUID names new UIDs, MOVE expunges the old ones, and the client is
+// told of both.
+func TestMoveIntoSelected(t *testing.T) {
+	e := newTestEnv(t)
+	e.deliver(t, "INBOX", msg("one", "bob@example.org", "1"), `\Flagged`)
+	e.deliver(t, "INBOX", msg("two", "bob@example.org", "2"))
+	w := e.loginWire(t)
+	w.ok("SELECT INBOX")
+	u, st := w.cmd("UID MOVE 1 INBOX")
+	if !strings.HasPrefix(st, "OK") {
+		t.Fatalf("UID MOVE: %s", st)
+	}
+	// COPYUID maps 1 to 3; then the expunge of 1 and the count with 3.
+	if len(u) != 3 || copyUID(u[0]) != "1 3" || u[1] != "* 1 EXPUNGE" || u[2] != "* 2 EXISTS" {
+		t.Fatalf("UID MOVE answer: %q", u)
+	}
+	u = w.ok("FETCH 1:* (UID FLAGS)")
+	if len(u) != 2 || u[0] != `* 1 FETCH (UID 2 FLAGS ())` || u[1] != `* 2 FETCH (UID 3 FLAGS (\Flagged))` {
+		t.Fatalf("after MOVE: %q", u)
+	}
+	u, st = w.cmd("COPY 1 INBOX")
+	if copyUID(st) != "2 4" || !wireHas(u, "* 3 EXISTS") {
+		t.Fatalf("COPY: %s %q", st, u)
+	}
+	u = w.ok("UID FETCH 1:* (FLAGS)")
+	if len(u) != 3 {
+		t.Fatalf("messages after COPY: %q", u)
+	}
+}
+
+// copyUID returns the source and destination sets of a COPYUID response
+// code in line, without the UIDVALIDITY.
+func copyUID(line string) string {
+	i := strings.Index(line, "[COPYUID ")
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(line[i+len("[COPYUID "):])
+	if len(f) < 3 || !strings.HasSuffix(f[2], "]") {
+		return ""
+	}
+	return f[1] + " " + strings.TrimSuffix(f[2], "]")
+}
