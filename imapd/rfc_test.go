@@ -145,3 +145,45 @@ func copyUID(line string) string {
 	}
 	return f[1] + " " + strings.TrimSuffix(f[2], "]")
 }
+
+// TestInvalidUTF7Names checks that a mailbox name that is not valid
+// modified UTF-7 gets BAD with a reason in every command that takes one,
+// and that the session goes on.
+func TestInvalidUTF7Names(t *testing.T) {
+	e := newTestEnv(t)
+	e.deliver(t, "INBOX", msg("one", "bob@example.org", "1"))
+	w := e.loginWire(t)
+	w.ok("SELECT INBOX")
+	for _, name := range []string{"a&b", "&Jjo", "&AGE-", "x&ZeVnLIqe"} {
+		for _, c := range []string{
+			"CREATE %q", "SELECT %q", "EXAMINE %q", "DELETE %q", "RENAME %q Other", "RENAME INBOX/x %q",
+			"STATUS %q (MESSAGES)", "SUBSCRIBE %q", "COPY 1 %q", "MOVE 1 %q", "UID MOVE 1 %q",
+		} {
+			command := fmt.Sprintf(c, name)
+			u, st := w.cmd(command)
+			if !strings.HasPrefix(st, "BAD") || !strings.Contains(st, "modified UTF-7") {
+				t.Errorf("%s: %s %q", command, st, u)
+			}
+			if strings.HasPrefix(command, "SELECT") || strings.HasPrefix(command, "EXAMINE") {
+				w.ok("SELECT INBOX")
+			}
+		}
+		// A non-synchronizing literal after the bad name is skipped, not
+		// read as commands.
+		body := "Subject: x\r\n\r\nNOOP\r\n"
+		u, st := w.cmd(fmt.Sprintf("APPEND %q {%d+}\r\n%s", name, len(body), body))
+		if !strings.HasPrefix(st, "BAD") || !strings.Contains(st, "modified UTF-7") || len(u) != 0 {
+			t.Errorf("APPEND %s: %s %q", name, st, u)
+		}
+	}
+	u := w.ok("FETCH 1 (UID)")
+	if len(u) != 1 || u[0] != "* 1 FETCH (UID 1)" {
+		t.Fatalf("session after bad names: %q", u)
+	}
+	// Valid modified UTF-7 still works and comes back the same.
+	w.ok(`CREATE "&ZeVnLIqe-"`)
+	u = w.ok(`LIST "" "&ZeVnLIqe-"`)
+	if len(u) != 1 || !strings.HasSuffix(u[0], ` "/" "&ZeVnLIqe-"`) && !strings.HasSuffix(u[0], ` "/" &ZeVnLIqe-`) {
+		t.Fatalf("LIST of a UTF-7 name: %q", u)
+	}
+}
