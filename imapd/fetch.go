@@ -74,7 +74,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		rw := w.CreateMessage(uint32(i + 1))
 		rw.WriteUID(imap.UID(m.UID))
 		if options.Flags || seenSet[m.UID] {
-			rw.WriteFlags(imapFlags(m.Flags))
+			rw.WriteFlags(v.flagsOut(m.UID, m.Flags))
 			if m.ModSeq > v.msgs[i].modseq {
 				v.msgs[i].modseq, v.msgs[i].flags = m.ModSeq, m.Flags
 			}

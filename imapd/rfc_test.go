@@ -114,12 +114,13 @@ func TestMoveIntoSelected(t *testing.T) {
 	if !strings.HasPrefix(st, "OK") {
 		t.Fatalf("UID MOVE: %s", st)
 	}
-	// COPYUID maps 1 to 3; then the expunge of 1 and the count with 3.
-	if len(u) != 3 || copyUID(u[0]) != "1 3" || u[1] != "* 1 EXPUNGE" || u[2] != "* 2 EXISTS" {
+	// COPYUID maps 1 to 3; then the expunge of 1 and the count with 3,
+	// which is new to the mailbox and so \Recent (RFC 3501 §6.4.7).
+	if len(u) != 4 || copyUID(u[0]) != "1 3" || u[1] != "* 1 EXPUNGE" || u[2] != "* 2 EXISTS" || u[3] != "* 2 RECENT" {
 		t.Fatalf("UID MOVE answer: %q", u)
 	}
 	u = w.ok("FETCH 1:* (UID FLAGS)")
-	if len(u) != 2 || u[0] != `* 1 FETCH (UID 2 FLAGS ())` || u[1] != `* 2 FETCH (UID 3 FLAGS (\Flagged))` {
+	if len(u) != 2 || u[0] != `* 1 FETCH (UID 2 FLAGS (\Recent))` || u[1] != `* 2 FETCH (UID 3 FLAGS (\Flagged \Recent))` {
 		t.Fatalf("after MOVE: %q", u)
 	}
 	u, st = w.cmd("COPY 1 INBOX")

@@ -53,7 +53,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		if !ok {
 			continue
 		}
-		c := &candidate{srv: s.srv, acct: s.acct.ID, m: m, seq: uint32(i + 1)}
+		c := &candidate{srv: s.srv, acct: s.acct.ID, m: m, seq: uint32(i + 1), recent: v.isRecent(m.UID)}
 		if !c.match(criteria) {
 			continue
 		}
@@ -133,6 +133,8 @@ type candidate struct {
 	acct uint64
 	m    *store.Message
 	seq  uint32
+	// recent is \Recent in this session.
+	recent bool
 
 	data   []byte // whole message, once read
 	loaded bool
@@ -178,12 +180,12 @@ func (c *candidate) match(cr *imap.SearchCriteria) bool {
 		}
 	}
 	for _, f := range cr.Flag {
-		if !m.HasFlag(string(f)) {
+		if !c.hasFlag(f) {
 			return false
 		}
 	}
 	for _, f := range cr.NotFlag {
-		if m.HasFlag(string(f)) {
+		if c.hasFlag(f) {
 			return false
 		}
 	}
@@ -305,7 +307,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		}
 		rw := w.CreateMessage(uint32(i + 1))
 		rw.WriteUID(imap.UID(m.UID))
-		rw.WriteFlags(imapFlags(m.Flags))
+		rw.WriteFlags(v.flagsOut(m.UID, m.Flags))
 		if err := rw.Close(); err != nil {
 			return err
 		}

@@ -30,6 +30,7 @@ type selected struct {
 	msgs        []viewMsg   // ascending UID
 	maxUID      uint32      // highest UID ever in the view; UIDs never return
 	searchRes   imap.UIDSet // SEARCH RETURN (SAVE), RFC 5182
+	recent      recentView
 }
 
 func (v *selected) close() { v.sub.Close() }
@@ -80,6 +81,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		v.maxUID = mb.UIDNext - 1
 	}
 	s.sel = v
+	numRecent := s.initRecent(v, mb.UIDNext-1)
 	flags := []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft, imap.FlagJunk}
 	for _, k := range slices.Sorted(mapKeys(keywords)) {
 		if !slices.Contains(flags, imap.Flag(k)) {
@@ -95,6 +97,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		Flags:             flags,
 		PermanentFlags:    perm,
 		NumMessages:       uint32(len(msgs)),
+		NumRecent:         numRecent,
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(mb.UIDNext),
 		UIDValidity:       mb.UIDValidity,
@@ -154,6 +157,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 
 func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	added := false
+	var newest uint32
 	var flagged []uint32
 	for _, c := range v.sub.Drain() {
 		if c.Mailbox != v.id {
@@ -165,6 +169,7 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 				v.msgs = append(v.msgs, viewMsg{uid: c.UID, modseq: c.ModSeq, flags: c.Flags})
 				v.maxUID = c.UID
 				added = true
+				newest = c.UID
 			}
 		case store.ChangeExpunge:
 			if i, ok := v.find(c.UID); ok {
@@ -186,6 +191,14 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		if err := w.WriteNumMessages(uint32(len(v.msgs))); err != nil {
 			return err
 		}
+		if v.recent.on {
+			if err := v.recent.learn(newest); err != nil {
+				return err
+			}
+			if err := w.WriteNumRecent(v.numRecent()); err != nil {
+				return err
+			}
+		}
 	}
 	slices.Sort(flagged)
 	for _, uid := range slices.Compact(flagged) {
@@ -193,7 +206,7 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		if !ok || v.msgs[i].gone {
 			continue
 		}
-		if err := w.WriteMessageFlags(uint32(i+1), imap.UID(uid), imapFlags(v.msgs[i].flags)); err != nil {
+		if err := w.WriteMessageFlags(uint32(i+1), imap.UID(uid), v.flagsOut(uid, v.msgs[i].flags)); err != nil {
 			return err
 		}
 	}

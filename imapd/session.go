@@ -306,7 +306,7 @@ func (s *session) Status(name string, options *imap.StatusOptions) (*imap.Status
 		data.NumMessages = u32(st.Messages)
 	}
 	if options.NumRecent {
-		data.NumRecent = u32(0)
+		data.NumRecent = u32(st.Recent)
 	}
 	if options.UIDNext {
 		data.UIDNext = imap.UID(st.UIDNext)

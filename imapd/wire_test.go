@@ -108,14 +108,3 @@ func wireHas(lines []string, want string) bool {
 	}
 	return false
 }
-
-// wirePrefixed returns the lines that start with prefix.
-func wirePrefixed(lines []string, prefix string) []string {
-	var out []string
-	for _, l := range lines {
-		if strings.HasPrefix(l, prefix) {
-			out = append(out, l)
-		}
-	}
-	return out
-}

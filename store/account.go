@@ -101,6 +101,7 @@ type MailboxStatus struct {
 	Messages int
 	Unseen   int
 	Deleted  int
+	Recent   int // above the UID claimed as \Recent (see ClaimRecent)
 	Size     int64
 }
 
@@ -299,6 +300,7 @@ func (s *Store) Status(ctx context.Context, accountID uint64, name string) (*Mai
 			return err
 		}
 		st.Mailbox = *mb
+		claimed := recentClaimed(tx, mb.ID)
 		return tx.Bucket(mbKey(mb.ID)).ForEach(func(k, v []byte) error {
 			m, err := decodeMessage(v)
 			if err != nil {
@@ -311,6 +313,9 @@ func (s *Store) Status(ctx context.Context, accountID uint64, name string) (*Mai
 			}
 			if m.HasFlag(FlagDeleted) {
 				st.Deleted++
+			}
+			if m.UID > claimed {
+				st.Recent++
 			}
 			return nil
 		})
