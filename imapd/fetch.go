@@ -58,6 +58,11 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			}
 		}
 	}
+	if options.Flags || len(seenSet) > 0 {
+		if err := v.announceFetched(w, msgs); err != nil {
+			return err
+		}
+	}
 	needBody := options.BodyStructure != nil || len(options.BodySection) > 0 ||
 		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
 	// Clients listing a mailbox ask for header fields of every message:

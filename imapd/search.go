@@ -294,6 +294,9 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if err != nil {
 		return s.mapErr(err, false)
 	}
+	if err := v.announceKeywords(w, storeFlags(flags.Flags)); err != nil {
+		return err
+	}
 	for _, m := range msgs {
 		i, ok := v.find(m.UID)
 		if !ok {

@@ -31,6 +31,7 @@ type selected struct {
 	maxUID      uint32      // highest UID ever in the view; UIDs never return
 	searchRes   imap.UIDSet // SEARCH RETURN (SAVE), RFC 5182
 	recent      recentView
+	mbFlags     []imap.Flag // the FLAGS the client was last sent
 }
 
 func (v *selected) close() { v.sub.Close() }
@@ -88,6 +89,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 			flags = append(flags, imap.Flag(k))
 		}
 	}
+	v.mbFlags = slices.Clone(flags)
 	var perm []imap.Flag
 	if !options.ReadOnly {
 		perm = append(slices.Clone(flags), imap.FlagWildcard)
@@ -159,6 +161,7 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	added := false
 	var newest uint32
 	var flagged []uint32
+	var flagLists [][]string // of new and changed messages, for new keywords
 	for _, c := range v.sub.Drain() {
 		if c.Mailbox != v.id {
 			continue
@@ -170,6 +173,7 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 				v.maxUID = c.UID
 				added = true
 				newest = c.UID
+				flagLists = append(flagLists, c.Flags)
 			}
 		case store.ChangeExpunge:
 			if i, ok := v.find(c.UID); ok {
@@ -179,6 +183,7 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			if i, ok := v.find(c.UID); ok && !v.msgs[i].gone && c.ModSeq > v.msgs[i].modseq {
 				v.msgs[i].modseq, v.msgs[i].flags = c.ModSeq, c.Flags
 				flagged = append(flagged, c.UID)
+				flagLists = append(flagLists, c.Flags)
 			}
 		}
 	}
@@ -186,6 +191,9 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		if err := v.writeGone(w.WriteExpunge); err != nil {
 			return err
 		}
+	}
+	if err := v.announceKeywords(w, flagLists...); err != nil {
+		return err
 	}
 	if added {
 		if err := w.WriteNumMessages(uint32(len(v.msgs))); err != nil {
