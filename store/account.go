@@ -55,8 +55,10 @@ func (s *Store) account(id uint64) (*account, error) {
 		if _, err := tx.CreateBucketIfNotExists(bucketMailboxes); err != nil {
 			return err
 		}
-		_, err := tx.CreateBucketIfNotExists(bucketMeta)
-		return err
+		if _, err := tx.CreateBucketIfNotExists(bucketMeta); err != nil {
+			return err
+		}
+		return migrateSubscriptions(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -89,7 +91,6 @@ type Mailbox struct {
 	ID            uint64 `json:"id"`
 	Name          string `json:"name"`
 	SpecialUse    string `json:"special_use,omitempty"`
-	Subscribed    bool   `json:"subscribed"`
 	UIDValidity   uint32 `json:"uid_validity"`
 	UIDNext       uint32 `json:"uid_next"`
 	HighestModSeq uint64 `json:"highest_modseq"`
@@ -161,7 +162,7 @@ func newMailbox(tx *bolt.Tx, name, specialUse string) (*Mailbox, error) {
 	if err := meta.Put(keyLastUV, u64(uint64(uv))); err != nil {
 		return nil, err
 	}
-	mb := &Mailbox{ID: id, Name: name, SpecialUse: specialUse, Subscribed: true, UIDValidity: uv, UIDNext: 1, HighestModSeq: 1}
+	mb := &Mailbox{ID: id, Name: name, SpecialUse: specialUse, UIDValidity: uv, UIDNext: 1, HighestModSeq: 1}
 	if _, err := tx.CreateBucket(mbKey(id)); err != nil {
 		return nil, err
 	}
@@ -326,26 +327,6 @@ func (s *Store) Status(ctx context.Context, accountID uint64, name string) (*Mai
 	return &st, nil
 }
 
-// SetSubscribed marks a mailbox subscribed or not.
-func (s *Store) SetSubscribed(ctx context.Context, accountID uint64, name string, on bool) error {
-	name, err := NormalizeMailbox(name)
-	if err != nil {
-		return err
-	}
-	a, err := s.account(accountID)
-	if err != nil {
-		return err
-	}
-	return a.update(func(tx *bolt.Tx) ([]Change, error) {
-		mb, err := findMailbox(tx, name)
-		if err != nil {
-			return nil, err
-		}
-		mb.Subscribed = on
-		return nil, putMailbox(tx, mb)
-	})
-}
-
 // DeleteMailbox removes a mailbox and its messages. INBOX cannot be
 // deleted (RFC 9051 §6.3.4); children are left in place.
 func (s *Store) DeleteMailbox(ctx context.Context, accountID uint64, name string) error {
@@ -447,6 +428,6 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID uint64, oldName, ne
 				}
 			}
 		}
-		return changes, nil
+		return changes, renameSubscriptions(tx, oldName, newName)
 	})
 }
