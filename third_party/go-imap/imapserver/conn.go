@@ -306,13 +306,20 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		}
 	}
 
-	dec.DiscardLine()
-
 	var (
 		resp    *imap.StatusResponse
 		imapErr *imap.Error
 		decErr  *imapwire.DecoderExpectError
 	)
+	// Whatever else the decoder rejected (a bad number set, a bad date) is
+	// the client's syntax error too, unless the connection itself failed.
+	if derr := dec.Err(); err != nil && derr != nil && errors.Is(err, derr) &&
+		!errors.As(err, &imapErr) && !errors.As(err, &decErr) && !isConnErr(derr) {
+		err = &imapwire.DecoderExpectError{Message: strings.TrimPrefix(derr.Error(), "imapwire: ")}
+	}
+
+	dec.DiscardLine()
+
 	if errors.As(err, &imapErr) {
 		resp = (*imap.StatusResponse)(imapErr)
 	} else if errors.As(err, &decErr) {
@@ -337,6 +344,14 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		}
 	}
 	return c.writeStatusResp(tag, resp)
+}
+
+// isConnErr reports whether err is a failure of the connection rather than
+// of what the client sent.
+func isConnErr(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
+		errors.As(err, &netErr)
 }
 
 func (c *Conn) handleNoop(dec *imapwire.Decoder) error {

@@ -423,6 +423,12 @@ func (dec *Decoder) Quoted(ptr *string) bool {
 		if ch == '"' {
 			break
 		}
+		if ch == '\r' || ch == '\n' {
+			// QUOTED-CHAR excludes CR and LF (RFC 9051 §9): the client
+			// left the string open.
+			dec.mustUnreadByte()
+			return dec.returnErr(&DecoderExpectError{Message: "quoted string not closed before end of line"})
+		}
 
 		if ch == '\\' {
 			ch, ok = dec.readByte()
