@@ -131,7 +131,7 @@ func (v *selected) writeStored(w *imapserver.FetchWriter, msgs []*store.Message,
 		rw := w.CreateMessage(uint32(i + 1))
 		rw.WriteUID(imap.UID(m.UID))
 		if !silent {
-			rw.WriteFlags(imapFlags(m.Flags))
+			rw.WriteFlags(v.flagsOut(m.UID, m.Flags))
 		}
 		if condStore {
 			rw.WriteModSeq(m.ModSeq)
@@ -232,7 +232,7 @@ func (v *selected) writeChanged(w *imapserver.FetchWriter, msgs []*store.Message
 		}
 		rw := w.CreateMessage(uint32(h.i + 1))
 		rw.WriteUID(imap.UID(h.m.UID))
-		rw.WriteFlags(imapFlags(h.m.Flags))
+		rw.WriteFlags(v.flagsOut(h.m.UID, h.m.Flags))
 		rw.WriteModSeq(h.m.ModSeq)
 		if err := rw.Close(); err != nil {
 			return err

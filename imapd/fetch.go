@@ -74,6 +74,11 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			}
 		}
 	}
+	if options.Flags || len(seenSet) > 0 {
+		if err := v.announceFetched(w, msgs); err != nil {
+			return err
+		}
+	}
 	needBody := options.BodyStructure != nil || len(options.BodySection) > 0 ||
 		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
 	// Clients listing a mailbox ask for header fields of every message:
@@ -91,7 +96,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		rw := w.CreateMessage(uint32(i + 1))
 		rw.WriteUID(imap.UID(m.UID))
 		if options.Flags || seenSet[m.UID] {
-			rw.WriteFlags(imapFlags(m.Flags))
+			rw.WriteFlags(v.flagsOut(m.UID, m.Flags))
 			if m.ModSeq > v.msgs[i].modseq {
 				v.msgs[i].modseq, v.msgs[i].flags = m.ModSeq, m.Flags
 			}

@@ -53,7 +53,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		if !ok {
 			continue
 		}
-		c := &candidate{srv: s.srv, acct: s.acct.ID, m: m, seq: uint32(i + 1)}
+		c := &candidate{srv: s.srv, acct: s.acct.ID, m: m, seq: uint32(i + 1), recent: v.isRecent(m.UID)}
 		if !c.match(criteria) {
 			continue
 		}
@@ -134,6 +134,8 @@ type candidate struct {
 	acct uint64
 	m    *store.Message
 	seq  uint32
+	// recent is \Recent in this session.
+	recent bool
 
 	data   []byte // whole message, once read
 	loaded bool
@@ -183,12 +185,12 @@ func (c *candidate) match(cr *imap.SearchCriteria) bool {
 		}
 	}
 	for _, f := range cr.Flag {
-		if !m.HasFlag(string(f)) {
+		if !c.hasFlag(f) {
 			return false
 		}
 	}
 	for _, f := range cr.NotFlag {
-		if m.HasFlag(string(f)) {
+		if c.hasFlag(f) {
 			return false
 		}
 	}
@@ -296,6 +298,9 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	msgs, err := s.srv.st.SetFlags(ctx, s.acct.ID, v.id, uids, op, storeFlags(flags.Flags))
 	if err != nil {
 		return s.mapErr(err, false)
+	}
+	if err := v.announceKeywords(w, storeFlags(flags.Flags)); err != nil {
+		return err
 	}
 	return v.writeStored(w, msgs, flags.Silent)
 }

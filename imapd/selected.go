@@ -30,6 +30,8 @@ type selected struct {
 	msgs        []viewMsg   // ascending UID
 	maxUID      uint32      // highest UID ever in the view; UIDs never return
 	searchRes   imap.UIDSet // SEARCH RETURN (SAVE), RFC 5182
+	recent      recentView
+	mbFlags     []imap.Flag // the FLAGS the client was last sent
 
 	// conn tells what the client enabled (CONDSTORE, QRESYNC).
 	conn *imapserver.Conn
@@ -84,12 +86,14 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	}
 	v.conn = s.conn
 	s.sel = v
+	numRecent := s.initRecent(v, mb.UIDNext-1)
 	flags := []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft, imap.FlagJunk}
 	for _, k := range slices.Sorted(mapKeys(keywords)) {
 		if !slices.Contains(flags, imap.Flag(k)) {
 			flags = append(flags, imap.Flag(k))
 		}
 	}
+	v.mbFlags = slices.Clone(flags)
 	var perm []imap.Flag
 	if !options.ReadOnly {
 		perm = append(slices.Clone(flags), imap.FlagWildcard)
@@ -99,6 +103,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		Flags:             flags,
 		PermanentFlags:    perm,
 		NumMessages:       uint32(len(msgs)),
+		NumRecent:         numRecent,
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(mb.UIDNext),
 		UIDValidity:       mb.UIDValidity,
@@ -159,7 +164,9 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 
 func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	added := false
+	var newest uint32
 	var flagged []uint32
+	var flagLists [][]string // of new and changed messages, for new keywords
 	for _, c := range v.sub.Drain() {
 		if c.Mailbox != v.id {
 			continue
@@ -170,6 +177,8 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 				v.msgs = append(v.msgs, viewMsg{uid: c.UID, modseq: c.ModSeq, flags: c.Flags})
 				v.maxUID = c.UID
 				added = true
+				newest = c.UID
+				flagLists = append(flagLists, c.Flags)
 			}
 		case store.ChangeExpunge:
 			if i, ok := v.find(c.UID); ok {
@@ -179,6 +188,7 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			if i, ok := v.find(c.UID); ok && !v.msgs[i].gone && c.ModSeq > v.msgs[i].modseq {
 				v.msgs[i].modseq, v.msgs[i].flags = c.ModSeq, c.Flags
 				flagged = append(flagged, c.UID)
+				flagLists = append(flagLists, c.Flags)
 			}
 		}
 	}
@@ -187,9 +197,20 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			return err
 		}
 	}
+	if err := v.announceKeywords(w, flagLists...); err != nil {
+		return err
+	}
 	if added {
 		if err := w.WriteNumMessages(uint32(len(v.msgs))); err != nil {
 			return err
+		}
+		if v.recent.on {
+			if err := v.recent.learn(newest); err != nil {
+				return err
+			}
+			if err := w.WriteNumRecent(v.numRecent()); err != nil {
+				return err
+			}
 		}
 	}
 	slices.Sort(flagged)
@@ -198,7 +219,7 @@ func (v *selected) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		if !ok || v.msgs[i].gone {
 			continue
 		}
-		if err := w.WriteMessageFlagsModSeq(uint32(i+1), imap.UID(uid), imapFlags(v.msgs[i].flags), v.msgs[i].modseq); err != nil {
+		if err := w.WriteMessageFlagsModSeq(uint32(i+1), imap.UID(uid), v.flagsOut(uid, v.msgs[i].flags), v.msgs[i].modseq); err != nil {
 			return err
 		}
 	}

@@ -161,94 +161,23 @@ func (s *session) Rename(name, newName string, _ *imap.RenameOptions) error {
 	return s.mapErr(s.srv.st.RenameMailbox(ctx, s.acct.ID, name, newName), false)
 }
 
-// Subscribe marks a mailbox subscribed.
+// Subscribe adds a name to the subscriptions; the mailbox need not exist
+// (RFC 9051 §6.3.7).
 func (s *session) Subscribe(name string) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	return s.mapErr(s.srv.st.SetSubscribed(ctx, s.acct.ID, name, true), false)
 }
 
-// Unsubscribe clears a mailbox's subscription.
+// Unsubscribe removes a name from the subscriptions.
 func (s *session) Unsubscribe(name string) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	return s.mapErr(s.srv.st.SetSubscribed(ctx, s.acct.ID, name, false), false)
-}
-
-// List answers LIST and LSUB, with RFC 5258 selection and return options,
-// RFC 6154 special-use attributes and RFC 5819 LIST-STATUS.
-func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
-	if len(patterns) == 0 {
-		// LIST "" "": the hierarchy delimiter and root (RFC 9051 §6.3.9).
-		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: store.Delimiter})
+	err := s.srv.st.SetSubscribed(ctx, s.acct.ID, name, false)
+	if errors.Is(err, store.ErrNotFound) {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "not subscribed"}
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	mbs, err := s.srv.st.Mailboxes(ctx, s.acct.ID)
-	if err != nil {
-		return s.mapErr(err, false)
-	}
-	exists := map[string]*store.Mailbox{}
-	hasChildren := map[string]bool{}
-	var names []string
-	for i := range mbs {
-		exists[mbs[i].Name] = &mbs[i]
-		names = append(names, mbs[i].Name)
-	}
-	for _, n := range names {
-		// Every ancestor has children; missing ones are listed as \Noselect
-		// so a '%' walk still finds what lies below them.
-		for i := strings.IndexByte(n, store.Delimiter); i > 0; i = nextDelim(n, i) {
-			parent := n[:i]
-			if !hasChildren[parent] && exists[parent] == nil {
-				names = append(names, parent)
-			}
-			hasChildren[parent] = true
-		}
-	}
-	sortNames(names)
-	for _, name := range names {
-		if !matchAny(name, ref, patterns) {
-			continue
-		}
-		mb := exists[name]
-		data := imap.ListData{Mailbox: name, Delim: store.Delimiter}
-		if mb == nil {
-			if options.SelectSubscribed || options.SelectSpecialUse {
-				continue
-			}
-			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
-		} else {
-			if options.SelectSubscribed && !mb.Subscribed {
-				continue
-			}
-			if options.SelectSpecialUse && mb.SpecialUse == "" {
-				continue
-			}
-			if mb.Subscribed && (options.SelectSubscribed || options.ReturnSubscribed) {
-				data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
-			}
-			// Special-use attributes go in every LIST: RFC 6154 §3 allows it
-			// and clients that never ask still find Sent and Trash.
-			if mb.SpecialUse != "" {
-				data.Attrs = append(data.Attrs, imap.MailboxAttr(mb.SpecialUse))
-			}
-		}
-		if hasChildren[name] {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
-		} else {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
-		}
-		if options.ReturnStatus != nil && mb != nil {
-			if st, err := s.Status(name, options.ReturnStatus); err == nil {
-				data.Status = st
-			}
-		}
-		if err := w.WriteList(&data); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.mapErr(err, false)
 }
 
 func nextDelim(s string, i int) int {
@@ -306,7 +235,7 @@ func (s *session) Status(name string, options *imap.StatusOptions) (*imap.Status
 		data.NumMessages = u32(st.Messages)
 	}
 	if options.NumRecent {
-		data.NumRecent = u32(0)
+		data.NumRecent = u32(st.Recent)
 	}
 	if options.UIDNext {
 		data.UIDNext = imap.UID(st.UIDNext)

@@ -509,6 +509,9 @@ func TestMailboxManagement(t *testing.T) {
 	if err := c.Delete("Work").Wait(); imapCode(err) != imap.ResponseCodeNonExistent {
 		t.Errorf("DELETE renamed-away: %v", err)
 	}
+	if err := c.Subscribe("Job").Wait(); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Unsubscribe("Job").Wait(); err != nil {
 		t.Fatal(err)
 	}

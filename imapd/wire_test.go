@@ -93,3 +93,38 @@ func (w *wireConn) ok(command string) []string {
 	}
 	return untagged
 }
+
+// dialWire connects without logging in, for tests of the states before
+// login.
+func dialWire(tb testing.TB, addr string) *wireConn {
+	tb.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	w := &wireConn{tb: tb, conn: conn, r: bufio.NewReader(conn)}
+	if g := w.line(); !strings.HasPrefix(g, "* OK") {
+		tb.Fatalf("greeting: %q", g)
+	}
+	return w
+}
+
+// loginWire dials and logs in as the test user.
+func (e *testEnv) loginWire(tb testing.TB) *wireConn {
+	tb.Helper()
+	w := dialWire(tb, e.addr)
+	w.ok(fmt.Sprintf("LOGIN %q %q", testUser, testPass))
+	return w
+}
+
+// wireHas reports whether one of the lines equals want.
+func wireHas(lines []string, want string) bool {
+	for _, l := range lines {
+		if l == want {
+			return true
+		}
+	}
+	return false
+}

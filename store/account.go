@@ -58,6 +58,9 @@ func (s *Store) account(id uint64) (*account, error) {
 		if _, err := tx.CreateBucketIfNotExists(bucketMeta); err != nil {
 			return err
 		}
+		if err := migrateSubscriptions(tx); err != nil {
+			return err
+		}
 		return buildIndexes(tx)
 	})
 	if err != nil {
@@ -91,7 +94,6 @@ type Mailbox struct {
 	ID            uint64 `json:"id"`
 	Name          string `json:"name"`
 	SpecialUse    string `json:"special_use,omitempty"`
-	Subscribed    bool   `json:"subscribed"`
 	UIDValidity   uint32 `json:"uid_validity"`
 	UIDNext       uint32 `json:"uid_next"`
 	HighestModSeq uint64 `json:"highest_modseq"`
@@ -103,6 +105,7 @@ type MailboxStatus struct {
 	Messages int
 	Unseen   int
 	Deleted  int
+	Recent   int // above the UID claimed as \Recent (see ClaimRecent)
 	Size     int64
 }
 
@@ -162,7 +165,7 @@ func newMailbox(tx *bolt.Tx, name, specialUse string) (*Mailbox, error) {
 	if err := meta.Put(keyLastUV, u64(uint64(uv))); err != nil {
 		return nil, err
 	}
-	mb := &Mailbox{ID: id, Name: name, SpecialUse: specialUse, Subscribed: true, UIDValidity: uv, UIDNext: 1, HighestModSeq: 1}
+	mb := &Mailbox{ID: id, Name: name, SpecialUse: specialUse, UIDValidity: uv, UIDNext: 1, HighestModSeq: 1}
 	if _, err := tx.CreateBucket(mbKey(id)); err != nil {
 		return nil, err
 	}
@@ -304,6 +307,7 @@ func (s *Store) Status(ctx context.Context, accountID uint64, name string) (*Mai
 			return err
 		}
 		st.Mailbox = *mb
+		claimed := recentClaimed(tx, mb.ID)
 		return tx.Bucket(mbKey(mb.ID)).ForEach(func(k, v []byte) error {
 			m, err := decodeMessage(v)
 			if err != nil {
@@ -317,6 +321,9 @@ func (s *Store) Status(ctx context.Context, accountID uint64, name string) (*Mai
 			if m.HasFlag(FlagDeleted) {
 				st.Deleted++
 			}
+			if m.UID > claimed {
+				st.Recent++
+			}
 			return nil
 		})
 	})
@@ -324,26 +331,6 @@ func (s *Store) Status(ctx context.Context, accountID uint64, name string) (*Mai
 		return nil, err
 	}
 	return &st, nil
-}
-
-// SetSubscribed marks a mailbox subscribed or not.
-func (s *Store) SetSubscribed(ctx context.Context, accountID uint64, name string, on bool) error {
-	name, err := NormalizeMailbox(name)
-	if err != nil {
-		return err
-	}
-	a, err := s.account(accountID)
-	if err != nil {
-		return err
-	}
-	return a.update(func(tx *bolt.Tx) ([]Change, error) {
-		mb, err := findMailbox(tx, name)
-		if err != nil {
-			return nil, err
-		}
-		mb.Subscribed = on
-		return nil, putMailbox(tx, mb)
-	})
 }
 
 // DeleteMailbox removes a mailbox and its messages. INBOX cannot be
@@ -450,6 +437,6 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID uint64, oldName, ne
 				}
 			}
 		}
-		return changes, nil
+		return changes, renameSubscriptions(tx, oldName, newName)
 	})
 }

@@ -123,6 +123,9 @@ func (s *Store) AddAccount(ctx context.Context, address, password string, role R
 		if _, err := acct.createMailbox(mb.name, mb.use); err != nil {
 			return nil, err
 		}
+		if err := s.SetSubscribed(ctx, a.ID, mb.name, true); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }

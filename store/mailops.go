@@ -236,8 +236,10 @@ func (s *Store) copyOrMove(accountID, mailboxID uint64, uids []uint32, dest stri
 		if err != nil {
 			return nil, err
 		}
-		if dst.ID == src.ID && move {
-			return nil, fmt.Errorf("%w: cannot move into the same mailbox", ErrInvalid)
+		if dst.ID == src.ID {
+			// Into the same mailbox: each message gets a new UID, as with
+			// COPY then EXPUNGE; one record keeps UIDNEXT and MODSEQ right.
+			dst = src
 		}
 		res.UIDValidity = dst.UIDValidity
 		var changes []Change

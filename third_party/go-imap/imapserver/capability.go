@@ -59,6 +59,10 @@ func (c *Conn) availableCaps() []imap.Cap {
 	} else if c.state == imap.ConnStateNotAuthenticated {
 		caps = append(caps, imap.CapLoginDisabled)
 	}
+	if _, ok := c.session.(SessionID); ok {
+		// RFC 2971 §3.1: ID may be sent in any state.
+		caps = append(caps, imap.CapID)
+	}
 	if c.state == imap.ConnStateAuthenticated || c.state == imap.ConnStateSelected {
 		if available.Has(imap.CapIMAP4rev1) {
 			// IMAP4rev1-specific capabilities that don't require backend

@@ -25,6 +25,8 @@ const (
 	literalWriteTimeout = 5 * time.Minute
 
 	maxCommandSize = 50 * 1024 // RFC 2683 section 3.2.1.5 says 8KiB minimum
+
+	maxUnknownCmdsNotAuth = 3
 )
 
 var internalServerErrorResp = &imap.StatusResponse{
@@ -46,6 +48,9 @@ type Conn struct {
 
 	state   imap.ConnState
 	session Session
+
+	unknownCmds int  // before authentication
+	examined    bool // the selected mailbox was opened with EXAMINE
 }
 
 func newConn(c net.Conn, server *Server) *Conn {
@@ -220,6 +225,8 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleLogout(dec)
 	case "CAPABILITY":
 		err = c.handleCapability(dec)
+	case "ID":
+		err = c.handleID(dec)
 	case "STARTTLS":
 		err = c.handleStartTLS(tag, dec)
 		sendOK = false
@@ -255,9 +262,14 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleIdle(dec)
 	case "SELECT", "EXAMINE":
 		err = c.handleSelect(tag, dec, name == "EXAMINE")
+		if err == nil {
+			c.examined = name == "EXAMINE"
+		}
 		sendOK = false
 	case "CLOSE", "UNSELECT":
-		err = c.handleUnselect(dec, name == "CLOSE")
+		// CLOSE of a mailbox opened with EXAMINE expunges nothing
+		// (RFC 9051 §6.4.1).
+		err = c.handleUnselect(dec, name == "CLOSE" && !c.examined)
 	case "APPEND":
 		err = c.handleAppend(tag, dec)
 		sendOK = false
@@ -283,11 +295,15 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleThread(dec, numKind)
 	default:
 		if c.state == imap.ConnStateNotAuthenticated {
-			// Don't allow a single unknown command before authentication to
-			// mitigate cross-protocol attacks:
+			// A client probing for an extension gets BAD and may go on, but
+			// a few unknown commands before authentication end the
+			// connection to mitigate cross-protocol attacks:
 			// https://www-archive.mozilla.org/projects/netlib/portbanning
-			c.state = imap.ConnStateLogout
-			defer c.Bye("Unknown command")
+			c.unknownCmds++
+			if c.unknownCmds >= maxUnknownCmdsNotAuth {
+				c.state = imap.ConnStateLogout
+				defer c.Bye("Too many unknown commands")
+			}
 		}
 		err = &imap.Error{
 			Type: imap.StatusResponseTypeBad,
@@ -295,13 +311,20 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		}
 	}
 
-	dec.DiscardLine()
-
 	var (
 		resp    *imap.StatusResponse
 		imapErr *imap.Error
 		decErr  *imapwire.DecoderExpectError
 	)
+	// Whatever else the decoder rejected (a bad number set, a bad date) is
+	// the client's syntax error too, unless the connection itself failed.
+	if derr := dec.Err(); err != nil && derr != nil && errors.Is(err, derr) &&
+		!errors.As(err, &imapErr) && !errors.As(err, &decErr) && !isConnErr(derr) {
+		err = &imapwire.DecoderExpectError{Message: strings.TrimPrefix(derr.Error(), "imapwire: ")}
+	}
+
+	dec.DiscardLine()
+
 	if errors.As(err, &imapErr) {
 		resp = (*imap.StatusResponse)(imapErr)
 	} else if errors.As(err, &decErr) {
@@ -326,6 +349,14 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		}
 	}
 	return c.writeStatusResp(tag, resp)
+}
+
+// isConnErr reports whether err is a failure of the connection rather than
+// of what the client sent.
+func isConnErr(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
+		errors.As(err, &netErr)
 }
 
 func (c *Conn) handleNoop(dec *imapwire.Decoder) error {

@@ -206,7 +206,11 @@ func readListMailbox(dec *imapwire.Decoder) (string, error) {
 			return "", dec.Err()
 		}
 	}
-	return utf7.Decode(mailbox)
+	name, err := utf7.Decode(mailbox)
+	if err != nil {
+		return "", newClientBugError("Mailbox pattern is not valid modified UTF-7")
+	}
+	return name, nil
 }
 
 func isListChar(ch byte) bool {

@@ -356,7 +356,7 @@ func readSearchKeyWithAtom(criteria *imap.SearchCriteria, dec *imapwire.Decoder,
 	default:
 		seqSet, err := imapwire.ParseSeqSet(key)
 		if err != nil {
-			return newClientBugError("Syntax error: " + err.Error())
+			return newClientBugError("Unknown search key or invalid sequence set: " + err.Error())
 		}
 		criteria.SeqNum = append(criteria.SeqNum, seqSet)
 	}

@@ -29,7 +29,8 @@ func (c *Conn) handleStatus(dec *imapwire.Decoder) error {
 		return dec.Err()
 	}
 
-	if options.NumRecent && !c.server.options.caps().Has(imap.CapIMAP4rev1) {
+	// RFC 9051 removed STATUS RECENT: IMAP4rev2 sessions do not have it.
+	if options.NumRecent && (!c.server.options.caps().Has(imap.CapIMAP4rev1) || c.enabled.Has(imap.CapIMAP4rev2)) {
 		return &imap.Error{
 			Type: imap.StatusResponseTypeBad,
 			Text: "Unknown STATUS data item",

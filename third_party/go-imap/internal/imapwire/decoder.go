@@ -267,9 +267,40 @@ func (dec *Decoder) DiscardLine() {
 	if dec.crlf {
 		return
 	}
-	var text string
-	dec.Text(&text)
-	dec.CRLF()
+	for {
+		var text string
+		dec.Text(&text)
+		if !dec.CRLF() {
+			return
+		}
+		// A non-synchronizing literal (RFC 7888) comes without waiting for
+		// the server: skip it too, or its bytes would be read as commands.
+		n, ok := nonSyncLiteralSize(text)
+		if !ok {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, dec.r, n); err != nil {
+			dec.returnErr(err)
+			return
+		}
+	}
+}
+
+// nonSyncLiteralSize returns the size of the non-synchronizing literal
+// ("{n+}" or "~{n+}") that text ends with.
+func nonSyncLiteralSize(text string) (int64, bool) {
+	if !strings.HasSuffix(text, "+}") {
+		return 0, false
+	}
+	i := strings.LastIndexByte(text, '{')
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(text[i+1:len(text)-2], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
 }
 
 func (dec *Decoder) DiscardValue() bool {
@@ -523,10 +554,12 @@ func (dec *Decoder) ExpectMailbox(ptr *string) bool {
 		return true
 	}
 	name, err := utf7.Decode(name)
-	if err == nil {
-		*ptr = name
+	if err != nil {
+		// The client's mistake, not the server's (RFC 3501 §5.1.3).
+		return dec.returnErr(&DecoderExpectError{Message: "mailbox name is not valid modified UTF-7"})
 	}
-	return dec.returnErr(err)
+	*ptr = name
+	return true
 }
 
 func (dec *Decoder) ExpectUID(ptr *imap.UID) bool {
