@@ -57,7 +57,7 @@ func TestBinaryFetch(t *testing.T) {
 		}
 	}
 	// BINARY without PEEK sets \Seen; the refused fetch above did not.
-	if got := w.ok("FETCH 1 FLAGS"); len(got) != 1 || got[0] != "* 1 FETCH (UID 1 FLAGS ())" {
+	if got := w.ok("FETCH 1 FLAGS"); len(got) != 1 || got[0] != `* 1 FETCH (UID 1 FLAGS (\Recent))` {
 		t.Errorf("flags after the refused fetch: %q", got)
 	}
 	w.ok("NOOP")

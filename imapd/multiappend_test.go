@@ -43,7 +43,7 @@ func TestMultiAppend(t *testing.T) {
 	untagged, _ := r.cmd("f", "FETCH 1:* (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
 	got := strings.Join(untagged, "\n")
 	for _, want := range []string{
-		`FLAGS (\Seen) INTERNALDATE`, `FLAGS (\Draft) INTERNALDATE " 5-Mar-2024 10:00:00 +0000"`,
+		`FLAGS (\Seen \Recent) INTERNALDATE`, `FLAGS (\Draft \Recent) INTERNALDATE " 5-Mar-2024 10:00:00 +0000"`,
 		"Subject: one", "Subject: two", "Subject: three", "* 4 FETCH",
 	} {
 		if !strings.Contains(got, want) {

@@ -69,6 +69,7 @@ capline = only(caps, "* CAPABILITY")[0].split()
 assert "CONDSTORE" in capline and "QRESYNC" in capline, capline
 
 resp, status = a.ok("SELECT INBOX (CONDSTORE)")
+# The first SELECT claims \Recent for all five (IMAP4rev1, RFC 3501).
 expect(only(resp, "* OK [HIGHESTMODSEQ"), ["* OK [HIGHESTMODSEQ 6] Highest mod-sequence"], "SELECT (CONDSTORE)")
 uidvalidity = int(re.search(r"\[UIDVALIDITY (\d+)\]", "\n".join(resp)).group(1))
 
@@ -76,15 +77,15 @@ resp, _ = a.ok("FETCH 1:* (MODSEQ)")
 expect(fetches(resp), ["* %d FETCH (UID %d MODSEQ (%d))" % (i, i, i + 1) for i in range(1, 6)], "FETCH MODSEQ")
 
 resp, _ = a.ok("STORE 2 +FLAGS (\\Flagged)")
-expect(fetches(resp), ["* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ (7))"], "STORE gives the new MODSEQ")
+expect(fetches(resp), ["* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent) MODSEQ (7))"], "STORE gives the new MODSEQ")
 
 resp, _ = a.ok("FETCH 1:* (FLAGS) (CHANGEDSINCE 6)")
-expect(fetches(resp), ["* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ (7))"], "FETCH CHANGEDSINCE")
+expect(fetches(resp), ["* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent) MODSEQ (7))"], "FETCH CHANGEDSINCE")
 
 # Message 2 changed after 6: it is left alone and named in MODIFIED.
 resp, status = a.ok("STORE 1:3 (UNCHANGEDSINCE 6) +FLAGS (\\Seen)")
-expect(fetches(resp), ["* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (8))",
-                       "* 3 FETCH (UID 3 FLAGS (\\Seen) MODSEQ (9))"], "conditional STORE")
+expect(fetches(resp), ["* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent) MODSEQ (8))",
+                       "* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent) MODSEQ (9))"], "conditional STORE")
 assert status.startswith("OK [MODIFIED 2]"), status
 resp, status = a.ok("UID STORE 2,4 (UNCHANGEDSINCE 7) +FLAGS.SILENT (\\Seen)")
 # .SILENT still reports the new MODSEQ (RFC 7162 §3.1.3).
@@ -110,7 +111,7 @@ b = Conn()
 b.ok("SELECT INBOX")
 b.ok("UID STORE 5 +FLAGS (\\Answered)")
 resp, _ = a.ok("NOOP")
-expect(fetches(resp), ["* 5 FETCH (UID 5 FLAGS (\\Answered) MODSEQ (12))"], "unsolicited FETCH carries MODSEQ")
+expect(fetches(resp), ["* 5 FETCH (UID 5 FLAGS (\\Answered \\Recent) MODSEQ (12))"], "unsolicited FETCH carries MODSEQ")
 
 # Bad input: clear BAD answers, and the connection carries on.
 a.bad("FETCH 1 (FLAGS) (CHANGEDSINCE x)")
