@@ -205,7 +205,9 @@ func TestDeskInBrowser(t *testing.T) {
 	var flash string
 	if err := chromedp.Do(ctx,
 		chromedp.Click(css(`#call-back`)),
-		chromedp.WaitVisible(css(`.flash`)),
+		// The click posts a form: the page before it may still show an
+		// older flash, so wait for the new page's own.
+		until(`(document.querySelector('.flash')?.textContent ?? '').includes('answered')`),
 		webtest.Into(&flash, chromedp.Text(css(`.flash`))),
 	); err != nil {
 		t.Fatalf("call back: %v", err)
