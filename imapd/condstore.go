@@ -1,6 +1,8 @@
 package imapd
 
 import (
+	"cmp"
+	"context"
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
@@ -239,6 +241,29 @@ func (v *selected) writeChanged(w *imapserver.FetchWriter, msgs []*store.Message
 		}
 	}
 	return nil
+}
+
+// changedIn returns the messages at the view indices idx (ascending) whose
+// MODSEQ is above since, in UID order, from the store's change index: a
+// client syncing flags asks for 1:* and only the few changed are read.
+func (s *session) changedIn(ctx context.Context, idx []int, since uint64) ([]*store.Message, error) {
+	v := s.sel
+	ch, err := s.srv.st.ChangedSince(ctx, s.acct.ID, v.id, since)
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.Message
+	for _, m := range ch.Changed {
+		i, ok := v.find(m.UID)
+		if !ok {
+			continue
+		}
+		if _, in := slices.BinarySearch(idx, i); in {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b *store.Message) int { return cmp.Compare(a.UID, b.UID) })
+	return out, nil
 }
 
 // fetchVanished writes the VANISHED (EARLIER) of UID FETCH (CHANGEDSINCE n

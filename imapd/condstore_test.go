@@ -6,6 +6,10 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-imap/v2"
+
+	"frontdesk/store"
 )
 
 // runPython runs a client script from testdata against e; it must print
@@ -36,4 +40,21 @@ func TestCondStoreQResync(t *testing.T) {
 		e.deliver(t, "INBOX", msg("message "+string(rune('0'+i)), "bob@example.org", "body"))
 	}
 	runPython(t, e, "testdata/condstore_client.py")
+}
+
+// Without tombstones old enough, VANISHED (EARLIER) names every UID of the
+// set that is not in the mailbox; with them, only the expunged ones, and
+// never a message the client still counts.
+func TestVanishedSince(t *testing.T) {
+	v := &selected{msgs: []viewMsg{{uid: 1}, {uid: 3}, {uid: 5, gone: true}}, maxUID: 6}
+	all := imap.UIDSet{{Start: 1, Stop: 0}}
+	if got := v.vanishedSince(&store.Changes{Complete: false}, all).String(); got != "2,4,6" {
+		t.Errorf("without tombstones: %s, want 2,4,6", got)
+	}
+	if got := v.vanishedSince(&store.Changes{Complete: true, Vanished: []uint32{2, 3, 5, 6}}, all).String(); got != "2,6" {
+		t.Errorf("with tombstones: %s, want 2,6", got)
+	}
+	if got := v.vanishedSince(&store.Changes{Complete: true, Vanished: []uint32{2, 6}}, imap.UIDSet{{Start: 3, Stop: 6}}).String(); got != "6" {
+		t.Errorf("within 3:6: %s, want 6", got)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -34,12 +33,15 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	msgs, err := s.srv.st.MessagesByUID(ctx, s.acct.ID, v.id, v.uidsOf(idx))
+	var msgs []*store.Message
+	var err error
+	if options.ChangedSince != 0 {
+		msgs, err = s.changedIn(ctx, idx, options.ChangedSince)
+	} else {
+		msgs, err = s.srv.st.MessagesByUID(ctx, s.acct.ID, v.id, v.uidsOf(idx))
+	}
 	if err != nil {
 		return s.mapErr(err, false)
-	}
-	if options.ChangedSince != 0 {
-		msgs = slices.DeleteFunc(msgs, func(m *store.Message) bool { return m.ModSeq <= options.ChangedSince })
 	}
 	// A part that cannot be decoded fails the command before anything is
 	// sent or flagged (RFC 3516 §4.3).

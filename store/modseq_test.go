@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestChangedSince(t *testing.T) {
@@ -90,5 +92,64 @@ func TestMessageStatesMatchMessages(t *testing.T) {
 		if st.UID != m.UID || st.ModSeq != m.ModSeq || !slices.Equal(st.Flags, m.Flags) {
 			t.Errorf("state %+v, message %+v", st, m)
 		}
+	}
+}
+
+// An account database from before the change index gets one when opened;
+// expunges older than that left no tombstone, and ChangedSince says so.
+func TestChangeIndexBuiltOnOpen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.AddDomain(ctx, "example.test"); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := s.AddAccount(ctx, "bob@example.test", "password123", RoleUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := s.Deliver(ctx, []byte("Subject: x\r\n\r\nbody\r\n"), time.Now(), Delivery{Account: acct.ID, Mailbox: "INBOX"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mb := inbox(t, s, acct)
+	a, err := s.account(acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(chKey(mb.ID)) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	old := mb.HighestModSeq
+	ch, err := s.ChangedSince(ctx, acct.ID, mb.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Complete || len(ch.Changed) != 3 {
+		t.Errorf("since 1: complete %v, %d changed; want incomplete and 3", ch.Complete, len(ch.Changed))
+	}
+	if _, err := s.SetFlags(ctx, acct.ID, mb.ID, []uint32{2}, FlagsAdd, []string{FlagDeleted}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Expunge(ctx, acct.ID, mb.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	ch, err = s.ChangedSince(ctx, acct.ID, mb.ID, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ch.Complete || !slices.Equal(ch.Vanished, []uint32{2}) || len(ch.Changed) != 0 {
+		t.Errorf("since the rebuild: %+v; want complete, uid 2 vanished", ch)
 	}
 }

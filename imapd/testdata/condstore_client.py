@@ -81,6 +81,10 @@ expect(fetches(resp), ["* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent) MODSEQ (7))"
 
 resp, _ = a.ok("FETCH 1:* (FLAGS) (CHANGEDSINCE 6)")
 expect(fetches(resp), ["* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent) MODSEQ (7))"], "FETCH CHANGEDSINCE")
+resp, _ = a.ok("UID FETCH 3:5 (FLAGS) (CHANGEDSINCE 6)")
+expect(fetches(resp), [], "FETCH CHANGEDSINCE outside the set")
+resp, _ = a.ok("FETCH 2 (FLAGS) (CHANGEDSINCE 7)")
+expect(fetches(resp), [], "FETCH CHANGEDSINCE the current MODSEQ")
 
 # Message 2 changed after 6: it is left alone and named in MODIFIED.
 resp, status = a.ok("STORE 1:3 (UNCHANGEDSINCE 6) +FLAGS (\\Seen)")
@@ -125,6 +129,18 @@ a.bad("SEARCH MODSEQ \"/flags/\\\\Seen\" nonsense 1")
 a.bad("SELECT INBOX (QRESYNC (%d 1))" % uidvalidity)  # QRESYNC not enabled
 a.ok("NOOP")
 a.close()
+
+# ENABLE CONDSTORE on its own; EXAMINE is read-only with or without it.
+d = Conn()
+resp, _ = d.ok("ENABLE CONDSTORE")
+expect(only(resp, "* ENABLED"), ["* ENABLED CONDSTORE"], "ENABLE CONDSTORE")
+resp, _ = d.ok("STATUS Trash (HIGHESTMODSEQ)")
+expect(only(resp, "* STATUS"), ["* STATUS \"Trash\" (HIGHESTMODSEQ 1)"], "STATUS of an untouched mailbox")
+resp, _ = d.ok("EXAMINE INBOX")
+expect(only(resp, "* OK [HIGHESTMODSEQ"), ["* OK [HIGHESTMODSEQ 12] Highest mod-sequence"], "EXAMINE")
+_, status = d.cmd("STORE 1 (UNCHANGEDSINCE 12) +FLAGS (\\Seen)")
+assert status.startswith("NO"), status
+d.close()
 
 # --- QRESYNC ---------------------------------------------------------------
 # The phone syncs at HIGHESTMODSEQ 12 and goes away.
