@@ -5,9 +5,12 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+	"golang.org/x/text/unicode/norm"
 
 	"frontdesk/store"
 )
@@ -213,19 +216,32 @@ func addrMailbox(addr string) string {
 	return addr
 }
 
-// casemap is the i;ascii-casemap collation of RFC 4790, which SORT uses by
-// default: ASCII letters compare without case, all else octet by octet.
+// casemap is the i;unicode-casemap collation of RFC 5051, which RFC 5256
+// asks of SORT and THREAD (through I18NLEVEL=1, RFC 5255): each character
+// titlecased, then decomposed, and the results compared octet by octet.
+// ASCII, the common case, only has its letters uppercased.
 func casemap(s string) string {
+	ascii := true
+	lower := false
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'a' <= c && c <= 'z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'a' <= b[j] && b[j] <= 'z' {
-					b[j] -= 'a' - 'A'
-				}
-			}
-			return string(b)
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
 		}
+		lower = lower || 'a' <= c && c <= 'z'
 	}
-	return s
+	if ascii && !lower {
+		return s
+	}
+	if ascii {
+		b := []byte(s)
+		for i, c := range b {
+			if 'a' <= c && c <= 'z' {
+				b[i] = c - ('a' - 'A')
+			}
+		}
+		return string(b)
+	}
+	return norm.NFD.String(strings.Map(unicode.ToTitle, s))
 }

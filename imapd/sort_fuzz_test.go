@@ -153,3 +153,18 @@ func TestBaseSubject(t *testing.T) {
 		}
 	}
 }
+
+// TestCasemap: i;unicode-casemap (RFC 5051) equates case and composition.
+func TestCasemap(t *testing.T) {
+	for _, pair := range [][2]string{
+		{"hello", "HELLO"}, {"café", "CAFÉ"}, {"cafe\u0301", "CAFÉ"}, {"straße", "STRAßE"}, {"ǆ", "ǅ"},
+	} {
+		if a, b := casemap(pair[0]), casemap(pair[1]); a != b {
+			t.Errorf("casemap(%q) = %q, casemap(%q) = %q", pair[0], a, pair[1], b)
+		}
+	}
+	// Decomposed, é sorts right after E, before F.
+	if !(casemap("e") < casemap("é") && casemap("é") < casemap("f")) {
+		t.Errorf("é = %q does not sort between E and F", casemap("é"))
+	}
+}
