@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"cmp"
+	"context"
 	"reflect"
 	"slices"
 	"strings"
@@ -97,6 +98,7 @@ func (s *session) matching(criteria *imap.SearchCriteria) ([]sortMsg, error) {
 	if err != nil {
 		return nil, s.mapErr(err, false)
 	}
+	msgs = s.fillSummaries(ctx, msgs)
 	out := make([]sortMsg, 0, len(msgs))
 	for _, m := range msgs {
 		i, ok := v.find(m.UID)
@@ -106,6 +108,39 @@ func (s *session) matching(criteria *imap.SearchCriteria) ([]sortMsg, error) {
 		out = append(out, sortMsg{seq: uint32(i + 1), uid: m.UID, m: m, srv: s.srv, acct: s.acct.ID})
 	}
 	return out, nil
+}
+
+// fillSummaries has the store keep summaries for messages stored before
+// it kept them, once, so that the next SORT of an old mailbox reads no
+// file either. On failure the messages are sorted from their headers.
+func (s *session) fillSummaries(ctx context.Context, msgs []*store.Message) []*store.Message {
+	var old []uint32
+	for _, m := range msgs {
+		if _, ok := m.SummaryDate(); !ok {
+			old = append(old, m.UID)
+		}
+	}
+	if len(old) == 0 {
+		return msgs
+	}
+	if _, err := s.srv.st.FillSummaries(ctx, s.acct.ID, s.sel.id, old); err != nil {
+		s.log.Warn("imap sort: cannot store summaries", "err", err)
+		return msgs
+	}
+	filled, err := s.srv.st.MessagesByUID(ctx, s.acct.ID, s.sel.id, old)
+	if err != nil {
+		return msgs
+	}
+	byUID := make(map[uint32]*store.Message, len(filled))
+	for _, m := range filled {
+		byUID[m.UID] = m
+	}
+	for i, m := range msgs {
+		if f := byUID[m.UID]; f != nil {
+			msgs[i] = f
+		}
+	}
+	return msgs
 }
 
 // Sort answers SORT and UID SORT (RFC 5256 section 3) and ESORT (RFC 5267).

@@ -3,8 +3,13 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
+	"fmt"
+	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	_ "github.com/emersion/go-message/charset" // encoded words in other charsets
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Summary is what sorting and threading (RFC 5256) need from a message's
@@ -186,4 +192,84 @@ func (m *Message) SummaryDate() (time.Time, bool) {
 		return time.Unix(d, 0).UTC(), true
 	}
 	return time.Time{}, true
+}
+
+// maxSummaryHeader bounds what FillSummaries reads of a message file.
+const maxSummaryHeader = 256 << 10
+
+// FillSummaries gives the records among uids that were stored before
+// summaries were kept their summary, read from the message's header, so
+// that later sorts need not read the file again. It returns how many it
+// filled. Nothing a client can see changes, so MODSEQ stays.
+func (s *Store) FillSummaries(ctx context.Context, accountID, mailboxID uint64, uids []uint32) (int, error) {
+	a, err := s.account(accountID)
+	if err != nil {
+		return 0, err
+	}
+	msgs, err := s.MessagesByUID(ctx, accountID, mailboxID, uids)
+	if err != nil {
+		return 0, err
+	}
+	sums := map[uint32][]byte{}
+	for _, m := range msgs {
+		if m.summary != nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		h, err := readHeader(filepath.Join(a.dir, m.File))
+		if err != nil {
+			continue // expunged meanwhile: nothing to fill
+		}
+		sums[m.UID] = encodeSummary(nil, Summarize(h))
+	}
+	if len(sums) == 0 {
+		return 0, nil
+	}
+	filled := 0
+	err = a.update(func(tx *bolt.Tx) ([]Change, error) {
+		b := tx.Bucket(mbKey(mailboxID))
+		if b == nil {
+			return nil, fmt.Errorf("mailbox %d: %w", mailboxID, ErrNotFound)
+		}
+		for uid, sum := range sums {
+			v := b.Get(u32(uid))
+			if v == nil {
+				continue
+			}
+			m, err := decodeMessage(v)
+			if err != nil {
+				return nil, err
+			}
+			if m.summary != nil {
+				continue
+			}
+			m.summary = sum
+			if err := b.Put(u32(uid), encodeMessage(m)); err != nil {
+				return nil, err
+			}
+			filled++
+		}
+		return nil, nil
+	})
+	return filled, err
+}
+
+// readHeader reads a message file's header section.
+func readHeader(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReader(io.LimitReader(f, maxSummaryHeader))
+	var h []byte
+	for {
+		line, err := br.ReadBytes('\n')
+		h = append(h, line...)
+		if len(bytes.TrimRight(line, "\r\n")) == 0 || err != nil {
+			return h, nil
+		}
+	}
 }
