@@ -143,12 +143,12 @@ func encodeSummary(b []byte, s *Summary) []byte {
 	return b
 }
 
-func decodeSummary(b []byte) (*Summary, bool) {
+func decodeSummary(b string) (*Summary, bool) {
 	if len(b) < 8 {
 		return nil, false
 	}
 	s := &Summary{}
-	if d := int64(binary.BigEndian.Uint64(b)); d != noDate {
+	if d := summaryUnix(b); d != noDate {
 		s.Date = time.Unix(d, 0).UTC()
 	}
 	rest := b[8:]
@@ -161,7 +161,7 @@ func decodeSummary(b []byte) (*Summary, bool) {
 	if len(rest) < 2 {
 		return nil, false
 	}
-	n := int(binary.BigEndian.Uint16(rest))
+	n := int(rest[0])<<8 | int(rest[1])
 	rest = rest[2:]
 	for i := 0; i < n; i++ {
 		var r string
@@ -173,10 +173,19 @@ func decodeSummary(b []byte) (*Summary, bool) {
 	return s, true
 }
 
+// summaryUnix reads the date at the start of an encoded summary.
+func summaryUnix(b string) int64 {
+	var u uint64
+	for i := 0; i < 8; i++ {
+		u = u<<8 | uint64(b[i])
+	}
+	return int64(u)
+}
+
 // Summary returns the message's summary, and false for a message stored
 // before summaries were kept (the caller then reads its header).
 func (m *Message) Summary() (*Summary, bool) {
-	if m.summary == nil {
+	if m.summary == "" {
 		return nil, false
 	}
 	return decodeSummary(m.summary)
@@ -188,7 +197,7 @@ func (m *Message) SummaryDate() (time.Time, bool) {
 	if len(m.summary) < 8 {
 		return time.Time{}, false
 	}
-	if d := int64(binary.BigEndian.Uint64(m.summary)); d != noDate {
+	if d := summaryUnix(m.summary); d != noDate {
 		return time.Unix(d, 0).UTC(), true
 	}
 	return time.Time{}, true
@@ -210,9 +219,9 @@ func (s *Store) FillSummaries(ctx context.Context, accountID, mailboxID uint64, 
 	if err != nil {
 		return 0, err
 	}
-	sums := map[uint32][]byte{}
+	sums := map[uint32]string{}
 	for _, m := range msgs {
-		if m.summary != nil {
+		if m.summary != "" {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -222,7 +231,7 @@ func (s *Store) FillSummaries(ctx context.Context, accountID, mailboxID uint64, 
 		if err != nil {
 			continue // expunged meanwhile: nothing to fill
 		}
-		sums[m.UID] = encodeSummary(nil, Summarize(h))
+		sums[m.UID] = string(encodeSummary(nil, Summarize(h)))
 	}
 	if len(sums) == 0 {
 		return 0, nil
@@ -242,7 +251,7 @@ func (s *Store) FillSummaries(ctx context.Context, accountID, mailboxID uint64, 
 			if err != nil {
 				return nil, err
 			}
-			if m.summary != nil {
+			if m.summary != "" {
 				continue
 			}
 			m.summary = sum

@@ -32,7 +32,7 @@ func TestSummarize(t *testing.T) {
 	if !summaryEqual(s, want) {
 		t.Errorf("Summarize = %+v\nwant        %+v", s, want)
 	}
-	got, ok := decodeSummary(encodeSummary(nil, s))
+	got, ok := decodeSummary(string(encodeSummary(nil, s)))
 	if !ok || !summaryEqual(got, want) {
 		t.Errorf("round trip = %+v, %v", got, ok)
 	}
@@ -62,7 +62,7 @@ func TestMessageRecordV1(t *testing.T) {
 	if _, ok := got.Summary(); ok {
 		t.Error("v1 record has a summary")
 	}
-	m.summary = encodeSummary(nil, &Summary{Subject: "hi", References: []string{"a@b"}})
+	m.summary = string(encodeSummary(nil, &Summary{Subject: "hi", References: []string{"a@b"}}))
 	got, err = decodeMessage(encodeMessage(m))
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func FuzzSummarize(f *testing.F) {
 		if len(s.References) > maxReferences {
 			t.Fatalf("%d references", len(s.References))
 		}
-		got, ok := decodeSummary(encodeSummary(nil, s))
+		got, ok := decodeSummary(string(encodeSummary(nil, s)))
 		if !ok || !summaryEqual(got, s) {
 			t.Fatalf("round trip: %+v != %+v", got, s)
 		}
@@ -183,7 +183,7 @@ func TestFillSummaries(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		m.summary = nil
+		m.summary = ""
 		return nil, b.Put(u32(m.UID), encodeMessage(m))
 	})
 	if err != nil {
