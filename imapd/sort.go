@@ -63,7 +63,7 @@ func (m *sortMsg) sentDate() int64 {
 }
 
 // matching returns the messages that match criteria, in sequence order
-// (UIDs ascend with it), with their summaries. SEARCH decides what matches, so SORT and THREAD
+// (UIDs ascend with it). SEARCH decides what matches, so SORT and THREAD
 // accept every key it does.
 func (s *session) matching(criteria *imap.SearchCriteria) ([]sortMsg, error) {
 	v := s.sel
