@@ -89,3 +89,45 @@ func TestMultiAppendAllOrNone(t *testing.T) {
 		t.Errorf("NOOP: %s", done)
 	}
 }
+
+// FuzzMultiAppend sends two-message APPENDs with any flags and dates
+// before each literal: every one gets a tagged OK, NO or BAD, never a
+// server error, and the connection stays in step. Literals are
+// synchronizing, so a refused message is never sent.
+func FuzzMultiAppend(f *testing.F) {
+	f.Add(`(\Seen) `, []byte("Subject: a\r\n\r\nx"), `"05-Mar-2024 10:00:00 +0000" `, []byte("Subject: b\r\n\r\ny"))
+	f.Add(``, []byte("x"), `(\Draft $Label) "31-Foo-2024 10:00:00 +0000" `, []byte("y"))
+	f.Add(`UTF8 (~`, []byte("x"), `(`, []byte(""))
+	f.Add(`() `, []byte(""), `"" `, []byte("\x00"))
+	e := newTestEnv(f)
+	r := dialRaw(f, e)
+	f.Fuzz(func(t *testing.T, args1 string, body1 []byte, args2 string, body2 []byte) {
+		if strings.ContainsAny(args1+args2, "\r\n{") {
+			return
+		}
+		r.t = t
+		steps := []string{
+			"z APPEND Drafts " + args1 + fmt.Sprintf("{%d}\r\n", len(body1)),
+			string(body1) + " " + args2 + fmt.Sprintf("{%d}\r\n", len(body2)),
+			string(body2) + "\r\n",
+		}
+		var done string
+		for _, step := range steps {
+			r.send(step)
+			if l := r.line(); !strings.HasPrefix(l, "+") {
+				done = l
+				break
+			}
+		}
+		if done == "" {
+			_, done = r.until("z")
+		}
+		if !strings.HasPrefix(done, "z OK") && !strings.HasPrefix(done, "z NO") && !strings.HasPrefix(done, "z BAD") ||
+			strings.Contains(done, "SERVERBUG") {
+			t.Fatalf("%q: %s", steps, done)
+		}
+		if _, done := r.cmd("n", "NOOP"); !strings.HasPrefix(done, "n OK") {
+			t.Fatalf("after %q: NOOP: %s", steps, done)
+		}
+	})
+}

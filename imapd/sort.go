@@ -2,12 +2,16 @@ package imapd
 
 import (
 	"cmp"
+	"context"
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+	"golang.org/x/text/unicode/norm"
 
 	"frontdesk/store"
 )
@@ -59,7 +63,7 @@ func (m *sortMsg) sentDate() int64 {
 }
 
 // matching returns the messages that match criteria, in sequence order
-// (UIDs ascend with it), with their summaries. SEARCH decides what matches, so SORT and THREAD
+// (UIDs ascend with it). SEARCH decides what matches, so SORT and THREAD
 // accept every key it does.
 func (s *session) matching(criteria *imap.SearchCriteria) ([]sortMsg, error) {
 	v := s.sel
@@ -94,6 +98,7 @@ func (s *session) matching(criteria *imap.SearchCriteria) ([]sortMsg, error) {
 	if err != nil {
 		return nil, s.mapErr(err, false)
 	}
+	msgs = s.fillSummaries(ctx, msgs)
 	out := make([]sortMsg, 0, len(msgs))
 	for _, m := range msgs {
 		i, ok := v.find(m.UID)
@@ -103,6 +108,39 @@ func (s *session) matching(criteria *imap.SearchCriteria) ([]sortMsg, error) {
 		out = append(out, sortMsg{seq: uint32(i + 1), uid: m.UID, m: m, srv: s.srv, acct: s.acct.ID})
 	}
 	return out, nil
+}
+
+// fillSummaries has the store keep summaries for messages stored before
+// it kept them, once, so that the next SORT of an old mailbox reads no
+// file either. On failure the messages are sorted from their headers.
+func (s *session) fillSummaries(ctx context.Context, msgs []*store.Message) []*store.Message {
+	var old []uint32
+	for _, m := range msgs {
+		if _, ok := m.SummaryDate(); !ok {
+			old = append(old, m.UID)
+		}
+	}
+	if len(old) == 0 {
+		return msgs
+	}
+	if _, err := s.srv.st.FillSummaries(ctx, s.acct.ID, s.sel.id, old); err != nil {
+		s.log.Warn("imap sort: cannot store summaries", "err", err)
+		return msgs
+	}
+	filled, err := s.srv.st.MessagesByUID(ctx, s.acct.ID, s.sel.id, old)
+	if err != nil {
+		return msgs
+	}
+	byUID := make(map[uint32]*store.Message, len(filled))
+	for _, m := range filled {
+		byUID[m.UID] = m
+	}
+	for i, m := range msgs {
+		if f := byUID[m.UID]; f != nil {
+			msgs[i] = f
+		}
+	}
+	return msgs
 }
 
 // Sort answers SORT and UID SORT (RFC 5256 section 3) and ESORT (RFC 5267).
@@ -213,19 +251,32 @@ func addrMailbox(addr string) string {
 	return addr
 }
 
-// casemap is the i;ascii-casemap collation of RFC 4790, which SORT uses by
-// default: ASCII letters compare without case, all else octet by octet.
+// casemap is the i;unicode-casemap collation of RFC 5051, which RFC 5256
+// asks of SORT and THREAD (through I18NLEVEL=1, RFC 5255): each character
+// titlecased, then decomposed, and the results compared octet by octet.
+// ASCII, the common case, only has its letters uppercased.
 func casemap(s string) string {
+	ascii := true
+	lower := false
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'a' <= c && c <= 'z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'a' <= b[j] && b[j] <= 'z' {
-					b[j] -= 'a' - 'A'
-				}
-			}
-			return string(b)
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
 		}
+		lower = lower || 'a' <= c && c <= 'z'
 	}
-	return s
+	if ascii && !lower {
+		return s
+	}
+	if ascii {
+		b := []byte(s)
+		for i, c := range b {
+			if 'a' <= c && c <= 'z' {
+				b[i] = c - ('a' - 'A')
+			}
+		}
+		return string(b)
+	}
+	return norm.NFD.String(strings.Map(unicode.ToTitle, s))
 }

@@ -120,3 +120,51 @@ func FuzzSortThreadCommand(f *testing.F) {
 		}
 	})
 }
+
+// TestBaseSubject: RFC 5256 section 2.1, case by case.
+func TestBaseSubject(t *testing.T) {
+	for _, tc := range []struct {
+		in, base string
+		reply    bool
+	}{
+		{"Hello", "Hello", false},
+		{"Re: Hello", "Hello", true},
+		{"RE:Hello", "Hello", true},
+		{"Fwd: Hello", "Hello", true},
+		{"fw: Hello", "Hello", true},
+		{"Re [list]: Hello", "Hello", true},
+		{"[list] Re: Re: Hello", "Hello", true},
+		{"[a][b] re: Hello", "Hello", true},
+		{"Hello (fwd)", "Hello", true},
+		{"Hello (FWD) (fwd)  ", "Hello", true},
+		{"[fwd: Hello]", "Hello", true},
+		{"[Fwd: Re: [list] Hello (fwd)]", "Hello", true},
+		{"  Hello \t\r\n  world  ", "Hello world", false},
+		{"[list] Hello", "Hello", false},
+		{"[only a blob]", "[only a blob]", false},
+		{"[a] [b]", "[b]", false},
+		{"Reply: Hello", "Reply: Hello", false},
+		{"Re:", "", true},
+		{"", "", false},
+	} {
+		base, reply := baseSubject(tc.in)
+		if base != tc.base || reply != tc.reply {
+			t.Errorf("baseSubject(%q) = %q, %v; want %q, %v", tc.in, base, reply, tc.base, tc.reply)
+		}
+	}
+}
+
+// TestCasemap: i;unicode-casemap (RFC 5051) equates case and composition.
+func TestCasemap(t *testing.T) {
+	for _, pair := range [][2]string{
+		{"hello", "HELLO"}, {"café", "CAFÉ"}, {"cafe\u0301", "CAFÉ"}, {"straße", "STRAßE"}, {"ǆ", "ǅ"},
+	} {
+		if a, b := casemap(pair[0]), casemap(pair[1]); a != b {
+			t.Errorf("casemap(%q) = %q, casemap(%q) = %q", pair[0], a, pair[1], b)
+		}
+	}
+	// Decomposed, é sorts right after E, before F.
+	if !(casemap("e") < casemap("é") && casemap("é") < casemap("f")) {
+		t.Errorf("é = %q does not sort between E and F", casemap("é"))
+	}
+}

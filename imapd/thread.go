@@ -36,7 +36,7 @@ func (s *session) Thread(kind imapserver.NumKind, algorithm imap.ThreadAlgorithm
 type threadMsg struct {
 	*sortMsg
 	date  int64
-	base  string // base subject under i;ascii-casemap
+	base  string // base subject under i;unicode-casemap
 	reply bool   // the subject was a reply or forward
 }
 

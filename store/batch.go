@@ -59,9 +59,9 @@ func (s *Store) DeliverAll(ctx context.Context, accountID uint64, mailbox string
 			return nil, fmt.Errorf("store: sync %s: %w", dir, err)
 		}
 	}
-	summaries := make([][]byte, len(msgs))
+	summaries := make([]string, len(msgs))
 	for i, m := range msgs {
-		summaries[i] = encodeSummary(nil, Summarize(m.Data))
+		summaries[i] = string(encodeSummary(nil, Summarize(m.Data)))
 	}
 	out := make([]Delivered, 0, len(msgs))
 	err = a.update(func(tx *bolt.Tx) ([]Change, error) {

@@ -33,7 +33,7 @@ type delivery struct {
 	size    int64
 	flags   []string
 	date    time.Time
-	summary []byte
+	summary string
 	done    chan deliveryResult
 }
 
@@ -60,7 +60,7 @@ func (s *Store) Deliver(ctx context.Context, data []byte, date time.Time, to ...
 	}
 	jobs := make([]job, 0, len(to))
 	var first string // written once, hard-linked for other accounts
-	summary := encodeSummary(nil, Summarize(data))
+	summary := string(encodeSummary(nil, Summarize(data)))
 	for _, t := range to {
 		mailbox, err := NormalizeMailbox(t.Mailbox)
 		if err != nil {

@@ -28,7 +28,7 @@ type Message struct {
 	Flags        []string // system flags in canonical case, then keywords
 	File         string   // path below the account's message directory
 
-	summary []byte // encoded Summary; nil in records older than v2
+	summary string // encoded Summary; empty in records older than v2
 }
 
 // HasFlag reports whether the message carries flag (case-insensitive, as
@@ -77,7 +77,7 @@ func encodeMessage(m *Message) []byte {
 		n += 2 + len(f)
 	}
 	b := make([]byte, 0, n)
-	if m.summary != nil {
+	if m.summary != "" {
 		b = append(b, 2)
 	} else {
 		b = append(b, 1)
@@ -111,12 +111,14 @@ func decodeMessage(b []byte) (*Message, error) {
 		Size:         int64(binary.BigEndian.Uint64(b[13:])),
 		InternalDate: time.Unix(0, int64(binary.BigEndian.Uint64(b[21:]))).UTC(),
 	}
-	rest := b[29:]
+	// One string holds the file name, the flags and the summary, so a
+	// record costs one allocation for all of them.
+	rest := string(b[29:])
 	var ok bool
 	if m.File, rest, ok = readStr(rest); !ok || len(rest) < 2 {
 		return nil, errCorrupt
 	}
-	n := int(binary.BigEndian.Uint16(rest))
+	n := int(rest[0])<<8 | int(rest[1])
 	rest = rest[2:]
 	m.Flags = make([]string, 0, n)
 	for i := 0; i < n; i++ {
@@ -127,19 +129,20 @@ func decodeMessage(b []byte) (*Message, error) {
 		m.Flags = append(m.Flags, f)
 	}
 	if b[0] == 2 {
-		// Copied: b belongs to the transaction.
-		m.summary = append([]byte(nil), rest...)
+		m.summary = rest
 	}
 	return m, nil
 }
 
-func readStr(b []byte) (string, []byte, bool) {
+// readStr reads a len16 string; from a string it takes a substring,
+// without copying.
+func readStr[T string | []byte](b T) (string, T, bool) {
 	if len(b) < 2 {
-		return "", nil, false
+		return "", b[:0], false
 	}
-	n := int(binary.BigEndian.Uint16(b))
+	n := int(b[0])<<8 | int(b[1])
 	if len(b) < 2+n {
-		return "", nil, false
+		return "", b[:0], false
 	}
 	return string(b[2 : 2+n]), b[2+n:], true
 }

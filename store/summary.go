@@ -3,8 +3,13 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
+	"fmt"
+	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	_ "github.com/emersion/go-message/charset" // encoded words in other charsets
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Summary is what sorting and threading (RFC 5256) need from a message's
@@ -137,12 +143,12 @@ func encodeSummary(b []byte, s *Summary) []byte {
 	return b
 }
 
-func decodeSummary(b []byte) (*Summary, bool) {
+func decodeSummary(b string) (*Summary, bool) {
 	if len(b) < 8 {
 		return nil, false
 	}
 	s := &Summary{}
-	if d := int64(binary.BigEndian.Uint64(b)); d != noDate {
+	if d := summaryUnix(b); d != noDate {
 		s.Date = time.Unix(d, 0).UTC()
 	}
 	rest := b[8:]
@@ -155,7 +161,7 @@ func decodeSummary(b []byte) (*Summary, bool) {
 	if len(rest) < 2 {
 		return nil, false
 	}
-	n := int(binary.BigEndian.Uint16(rest))
+	n := int(rest[0])<<8 | int(rest[1])
 	rest = rest[2:]
 	for i := 0; i < n; i++ {
 		var r string
@@ -167,10 +173,19 @@ func decodeSummary(b []byte) (*Summary, bool) {
 	return s, true
 }
 
+// summaryUnix reads the date at the start of an encoded summary.
+func summaryUnix(b string) int64 {
+	var u uint64
+	for i := 0; i < 8; i++ {
+		u = u<<8 | uint64(b[i])
+	}
+	return int64(u)
+}
+
 // Summary returns the message's summary, and false for a message stored
 // before summaries were kept (the caller then reads its header).
 func (m *Message) Summary() (*Summary, bool) {
-	if m.summary == nil {
+	if m.summary == "" {
 		return nil, false
 	}
 	return decodeSummary(m.summary)
@@ -182,8 +197,88 @@ func (m *Message) SummaryDate() (time.Time, bool) {
 	if len(m.summary) < 8 {
 		return time.Time{}, false
 	}
-	if d := int64(binary.BigEndian.Uint64(m.summary)); d != noDate {
+	if d := summaryUnix(m.summary); d != noDate {
 		return time.Unix(d, 0).UTC(), true
 	}
 	return time.Time{}, true
+}
+
+// maxSummaryHeader bounds what FillSummaries reads of a message file.
+const maxSummaryHeader = 256 << 10
+
+// FillSummaries gives the records among uids that were stored before
+// summaries were kept their summary, read from the message's header, so
+// that later sorts need not read the file again. It returns how many it
+// filled. Nothing a client can see changes, so MODSEQ stays.
+func (s *Store) FillSummaries(ctx context.Context, accountID, mailboxID uint64, uids []uint32) (int, error) {
+	a, err := s.account(accountID)
+	if err != nil {
+		return 0, err
+	}
+	msgs, err := s.MessagesByUID(ctx, accountID, mailboxID, uids)
+	if err != nil {
+		return 0, err
+	}
+	sums := map[uint32]string{}
+	for _, m := range msgs {
+		if m.summary != "" {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		h, err := readHeader(filepath.Join(a.dir, m.File))
+		if err != nil {
+			continue // expunged meanwhile: nothing to fill
+		}
+		sums[m.UID] = string(encodeSummary(nil, Summarize(h)))
+	}
+	if len(sums) == 0 {
+		return 0, nil
+	}
+	filled := 0
+	err = a.update(func(tx *bolt.Tx) ([]Change, error) {
+		b := tx.Bucket(mbKey(mailboxID))
+		if b == nil {
+			return nil, fmt.Errorf("mailbox %d: %w", mailboxID, ErrNotFound)
+		}
+		for uid, sum := range sums {
+			v := b.Get(u32(uid))
+			if v == nil {
+				continue
+			}
+			m, err := decodeMessage(v)
+			if err != nil {
+				return nil, err
+			}
+			if m.summary != "" {
+				continue
+			}
+			m.summary = sum
+			if err := b.Put(u32(uid), encodeMessage(m)); err != nil {
+				return nil, err
+			}
+			filled++
+		}
+		return nil, nil
+	})
+	return filled, err
+}
+
+// readHeader reads a message file's header section.
+func readHeader(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReader(io.LimitReader(f, maxSummaryHeader))
+	var h []byte
+	for {
+		line, err := br.ReadBytes('\n')
+		h = append(h, line...)
+		if len(bytes.TrimRight(line, "\r\n")) == 0 || err != nil {
+			return h, nil
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestSummarize(t *testing.T) {
@@ -30,7 +32,7 @@ func TestSummarize(t *testing.T) {
 	if !summaryEqual(s, want) {
 		t.Errorf("Summarize = %+v\nwant        %+v", s, want)
 	}
-	got, ok := decodeSummary(encodeSummary(nil, s))
+	got, ok := decodeSummary(string(encodeSummary(nil, s)))
 	if !ok || !summaryEqual(got, want) {
 		t.Errorf("round trip = %+v, %v", got, ok)
 	}
@@ -60,7 +62,7 @@ func TestMessageRecordV1(t *testing.T) {
 	if _, ok := got.Summary(); ok {
 		t.Error("v1 record has a summary")
 	}
-	m.summary = encodeSummary(nil, &Summary{Subject: "hi", References: []string{"a@b"}})
+	m.summary = string(encodeSummary(nil, &Summary{Subject: "hi", References: []string{"a@b"}}))
 	got, err = decodeMessage(encodeMessage(m))
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +132,7 @@ func FuzzSummarize(f *testing.F) {
 		if len(s.References) > maxReferences {
 			t.Fatalf("%d references", len(s.References))
 		}
-		got, ok := decodeSummary(encodeSummary(nil, s))
+		got, ok := decodeSummary(string(encodeSummary(nil, s)))
 		if !ok || !summaryEqual(got, s) {
 			t.Fatalf("round trip: %+v != %+v", got, s)
 		}
@@ -159,5 +161,50 @@ func TestMessagesByUIDOrder(t *testing.T) {
 	}
 	if want := []uint32{5, 2, 3, 4, 4, 6, 1}; !slices.Equal(uids, want) {
 		t.Errorf("MessagesByUID = %v, want %v", uids, want)
+	}
+}
+
+// Records stored before summaries were kept get theirs from the file,
+// MODSEQ unchanged.
+func TestFillSummaries(t *testing.T) {
+	s, a := newTestStore(t)
+	ctx := context.Background()
+	d, err := s.Deliver(ctx, []byte("Subject: old\r\nDate: Mon, 4 Mar 2024 09:00:00 +0000\r\n\r\nbody\r\n"), time.Time{},
+		Delivery{Account: a.ID, Mailbox: "INBOX"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb := inbox(t, s, a)
+	acct, _ := s.account(a.ID)
+	// Make the record what an older Frontdesk wrote.
+	err = acct.update(func(tx *bolt.Tx) ([]Change, error) {
+		b := tx.Bucket(mbKey(mb.ID))
+		m, err := decodeMessage(b.Get(u32(d[0].UID)))
+		if err != nil {
+			return nil, err
+		}
+		m.summary = ""
+		return nil, b.Put(u32(m.UID), encodeMessage(m))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.MessagesByUID(ctx, a.ID, mb.ID, []uint32{d[0].UID})
+	if _, ok := before[0].Summary(); ok {
+		t.Fatal("old record has a summary")
+	}
+	if n, err := s.FillSummaries(ctx, a.ID, mb.ID, []uint32{d[0].UID, 99}); n != 1 || err != nil {
+		t.Fatalf("FillSummaries = %d, %v", n, err)
+	}
+	after, _ := s.MessagesByUID(ctx, a.ID, mb.ID, []uint32{d[0].UID})
+	sum, ok := after[0].Summary()
+	if !ok || sum.Subject != "old" || sum.Date.Day() != 4 {
+		t.Errorf("filled summary = %+v, %v", sum, ok)
+	}
+	if after[0].ModSeq != before[0].ModSeq {
+		t.Errorf("MODSEQ %d -> %d", before[0].ModSeq, after[0].ModSeq)
+	}
+	if n, _ := s.FillSummaries(ctx, a.ID, mb.ID, []uint32{d[0].UID}); n != 0 {
+		t.Errorf("filled %d twice", n)
 	}
 }

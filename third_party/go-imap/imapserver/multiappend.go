@@ -29,6 +29,10 @@ type AppendMessage struct {
 	Literal []byte
 }
 
+// maxMultiAppend bounds the messages of one APPEND, which are all held
+// until the command ends.
+const maxMultiAppend = 10000
+
 // bytesLiteral is a message read ahead, handed to Session.Append.
 type bytesLiteral struct{ *bytes.Reader }
 
@@ -58,6 +62,12 @@ func (c *Conn) handleMultiAppend(tag string, dec *imapwire.Decoder, mailbox stri
 		if failed == nil {
 			total += lit.Size()
 			switch {
+			case len(messages) >= maxMultiAppend:
+				failed = &imap.Error{
+					Type: imap.StatusResponseTypeNo,
+					Code: imap.ResponseCodeLimit,
+					Text: fmt.Sprintf("APPEND is limited to %v messages", maxMultiAppend),
+				}
 			case lit.Size() > appendLimit || total > appendLimit:
 				failed = &imap.Error{
 					Type: imap.StatusResponseTypeNo,
