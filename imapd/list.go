@@ -74,6 +74,16 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		}
 	}
 	sortNames(names)
+	// The subscribed names the pattern does not reach: their parents that
+	// it does reach get CHILDINFO.
+	var beyond []string
+	if recursive {
+		for _, n := range subList {
+			if !matchAny(n, ref, patterns) {
+				beyond = append(beyond, n)
+			}
+		}
+	}
 	for _, name := range names {
 		if !matchAny(name, ref, patterns) {
 			continue
@@ -83,12 +93,10 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		// childInfo: a subscribed descendant lies beyond the pattern
 		// (RFC 5258 §3.5).
 		childInfo := false
-		if recursive {
-			for _, n := range subList {
-				if strings.HasPrefix(n, name+string(store.Delimiter)) && !matchAny(n, ref, patterns) {
-					childInfo = true
-					break
-				}
+		for _, n := range beyond {
+			if strings.HasPrefix(n, name+string(store.Delimiter)) {
+				childInfo = true
+				break
 			}
 		}
 		if bySubs && !sub && !childInfo {

@@ -35,6 +35,8 @@ type account struct {
 	deliveries chan *delivery
 	stop       chan struct{}
 	stopped    chan struct{}
+
+	recent recentClaims
 }
 
 func (s *Store) account(id uint64) (*account, error) {
@@ -86,6 +88,7 @@ func (s *Store) account(id uint64) (*account, error) {
 func (a *account) close() error {
 	close(a.stop)
 	<-a.stopped
+	a.recent.close()
 	return a.db.Close()
 }
 
@@ -300,6 +303,9 @@ func (s *Store) Status(ctx context.Context, accountID uint64, name string) (*Mai
 	if err != nil {
 		return nil, err
 	}
+	// Claims not yet written; read before the transaction, as claiming
+	// may read the database while holding the claims' lock.
+	inMemory := a.recent.snapshot()
 	var st MailboxStatus
 	err = a.db.View(func(tx *bolt.Tx) error {
 		mb, err := findMailbox(tx, name)
@@ -307,7 +313,7 @@ func (s *Store) Status(ctx context.Context, accountID uint64, name string) (*Mai
 			return err
 		}
 		st.Mailbox = *mb
-		claimed := recentClaimed(tx, mb.ID)
+		claimed := max(recentClaimed(tx, mb.ID), inMemory[mb.ID])
 		return tx.Bucket(mbKey(mb.ID)).ForEach(func(k, v []byte) error {
 			m, err := decodeMessage(v)
 			if err != nil {
