@@ -54,7 +54,9 @@ type Verdict struct {
 	// Explanation is the domain's explanation of a fail (RFC 7208 §6.2),
 	// empty when it publishes none.
 	Explanation string
-	// Err says why, for logs; it may be set even on pass.
+	// Err says what went wrong (a lookup, a broken record), for logs and
+	// the reason in Authentication-Results; nil when a mechanism matched
+	// or none did.
 	Err error
 }
 
@@ -117,6 +119,9 @@ func (c *Checker) Check(ctx context.Context, ip net.IP, helo, mailFrom string) V
 		// propagates (§5.2, §6.1).
 		v.Result, v.Err = PermError, tr.syntaxErr
 	}
+	if isMatch(v.Err) {
+		v.Err = nil // the library's way of saying which mechanism matched
+	}
 	if errors.Is(v.Err, libspf.ErrNoResult) {
 		v.Err = fmt.Errorf("no SPF record for %s", domain)
 	}
@@ -124,6 +129,17 @@ func (c *Checker) Check(ctx context.Context, ip net.IP, helo, mailFrom string) V
 		v.Explanation = c.explain(ctx, ip, helo, v.Sender, domain)
 	}
 	return v
+}
+
+// isMatch reports whether err is the library's report of a match.
+func isMatch(err error) bool {
+	for _, m := range []error{libspf.ErrMatchedAll, libspf.ErrMatchedA, libspf.ErrMatchedIP,
+		libspf.ErrMatchedMX, libspf.ErrMatchedPTR, libspf.ErrMatchedExists} {
+		if errors.Is(err, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // tracking is the resolver given to the library for one check: it passes
