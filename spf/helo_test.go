@@ -4,6 +4,9 @@ import (
 	"context"
 	"net"
 	"testing"
+
+	"frontdesk/dnscheck"
+	"frontdesk/dnscheck/dnstest"
 )
 
 func TestCheckSMTP(t *testing.T) {
@@ -46,4 +49,38 @@ func TestCheckSMTP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkCheckSMTP: a HELO check and a MAIL FROM check whose record
+// has a rewritten a term with ':' and '/' and a dual CIDR, against the
+// in-process DNS server.
+//
+//	go test -run '^$' -bench CheckSMTP ./spf/
+func BenchmarkCheckSMTP(b *testing.B) {
+	srv := newDNSServerB(b)
+	srv.MustAdd(b,
+		`mx.good.test. TXT "v=spf1 a -all"`, `mx.good.test. A 192.0.2.1`,
+		`good.test. TXT "v=spf1 exists:%{i}.ex.good.test a:foo:bar/baz.good.test/24//64 -all"`,
+		`foo:bar/baz.good.test. A 192.0.2.1`,
+	)
+	r, err := dnscheck.NewResolver(srv.Addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := NewChecker(r)
+	ip := net.ParseIP("192.0.2.1")
+	for b.Loop() {
+		if v := c.CheckSMTP(context.Background(), ip, "mx.good.test", "a@good.test"); v.Result != Pass {
+			b.Fatalf("%s (%v)", v.Result, v.Err)
+		}
+	}
+}
+
+func newDNSServerB(b *testing.B) *dnstest.Server {
+	srv, err := dnstest.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Close)
+	return srv
 }
