@@ -87,7 +87,8 @@ func NewWithDMARC(r *dnscheck.Resolver, authServID string, e *dmarc.Evaluator) *
 // results, never a hang: the resolver bounds every query.
 func (c *Checker) Check(ctx context.Context, in Input) Result {
 	var res Result
-	res.SPF = c.spf.Check(ctx, in.IP, in.Helo, in.MailFrom)
+	// RFC 7208 §2.3: HELO first; a HELO fail decides (smtp.helo).
+	res.SPF = c.spf.CheckSMTP(ctx, in.IP, in.Helo, in.MailFrom)
 	res.DKIM, _ = c.dkim.Verify(ctx, in.Message)
 
 	fromDomain := FromDomain(in.Message)

@@ -187,7 +187,8 @@ func (c *Checker) explain(ctx context.Context, ip net.IP, helo, sender, domain s
 // failsWithout reports whether rec, evaluated for domain without its
 // redirect, fails by itself.
 func (c *Checker) failsWithout(ctx context.Context, ip net.IP, helo, local, domain, rec string) bool {
-	tr := &tracking{r: c.r, override: map[string]string{strings.ToLower(domain): rec}}
+	tr := newTracking(c.r, ip, helo, local+"@"+domain)
+	tr.override = map[string]string{strings.ToLower(domain): rec}
 	res, _ := libspf.CheckHostWithSender(ip, helo, local+"@"+domain,
 		libspf.WithContext(ctx), libspf.WithResolver(tr))
 	return Result(res) == Fail
@@ -234,32 +235,8 @@ func truncateName(name string) string {
 	return name
 }
 
-// validatedName is the "p" macro (RFC 7208 §7.3): a PTR name of ip that
-// resolves back to it, preferring domain or a subdomain of it; "unknown"
-// when there is none. At most 10 names are tried (§4.6.4).
+// validatedName is the "p" macro (RFC 7208 §7.3) of the record of
+// domain.
 func (c *Checker) validatedName(ctx context.Context, ip net.IP, domain string) string {
-	names, err := c.r.LookupAddr(ctx, ip.String())
-	if err != nil {
-		return "unknown"
-	}
-	var valid []string
-	for _, n := range names[:min(len(names), 10)] {
-		addrs, err := c.r.LookupIPAddr(ctx, n)
-		if err != nil {
-			continue
-		}
-		if slices.ContainsFunc(addrs, func(a net.IPAddr) bool { return a.IP.Equal(ip) }) {
-			valid = append(valid, strings.TrimSuffix(n, "."))
-		}
-	}
-	if len(valid) == 0 {
-		return "unknown"
-	}
-	d := strings.ToLower(domain)
-	for _, n := range valid {
-		if l := strings.ToLower(n); l == d || strings.HasSuffix(l, "."+d) {
-			return n
-		}
-	}
-	return valid[0]
+	return pickName(validNames(ctx, c.r, ip), domain)
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,7 +54,9 @@ type Verdict struct {
 	// Explanation is the domain's explanation of a fail (RFC 7208 §6.2),
 	// empty when it publishes none.
 	Explanation string
-	// Err says why, for logs; it may be set even on pass.
+	// Err says what went wrong (a lookup, a broken record), for logs and
+	// the reason in Authentication-Results; nil when a mechanism matched
+	// or none did.
 	Err error
 }
 
@@ -105,7 +108,7 @@ func (c *Checker) Check(ctx context.Context, ip net.IP, helo, mailFrom string) V
 		return v
 	}
 
-	tr := &tracking{r: c.r}
+	tr := newTracking(c.r, ip, helo, v.Sender)
 	res, err := libspf.CheckHostWithSender(ip, helo, v.Sender,
 		libspf.WithContext(ctx), libspf.WithResolver(tr))
 	v.Result, v.Err = Result(res), err
@@ -116,6 +119,9 @@ func (c *Checker) Check(ctx context.Context, ip net.IP, helo, mailFrom string) V
 		// propagates (§5.2, §6.1).
 		v.Result, v.Err = PermError, tr.syntaxErr
 	}
+	if isMatch(v.Err) {
+		v.Err = nil // the library's way of saying which mechanism matched
+	}
 	if errors.Is(v.Err, libspf.ErrNoResult) {
 		v.Err = fmt.Errorf("no SPF record for %s", domain)
 	}
@@ -125,8 +131,21 @@ func (c *Checker) Check(ctx context.Context, ip net.IP, helo, mailFrom string) V
 	return v
 }
 
+// isMatch reports whether err is the library's report of a match.
+func isMatch(err error) bool {
+	for _, m := range []error{libspf.ErrMatchedAll, libspf.ErrMatchedA, libspf.ErrMatchedIP,
+		libspf.ErrMatchedMX, libspf.ErrMatchedPTR, libspf.ErrMatchedExists} {
+		if errors.Is(err, m) {
+			return true
+		}
+	}
+	return false
+}
+
 // tracking is the resolver given to the library for one check: it passes
-// lookups to ours, and checks the syntax of every SPF record it hands out.
+// lookups to ours, checks the syntax of every SPF record it hands out, and
+// rewrites each record's domain-specs into placeholders it resolves itself
+// (see targets.go).
 type tracking struct {
 	r         *dnscheck.Resolver
 	syntaxErr error // the first syntax error of a fetched record
@@ -134,41 +153,72 @@ type tracking struct {
 	// records (to evaluate a record without its redirect, see explain).
 	override       map[string]string
 	overrideServed bool
+
+	ip           net.IP
+	helo, sender string
+	token        string    // the label of this check's placeholder names
+	targets      []*target // the domain-specs behind the placeholders
+	validated    []string  // the validated names of ip, once looked up
+}
+
+func newTracking(r *dnscheck.Resolver, ip net.IP, helo, sender string) *tracking {
+	return &tracking{r: r, ip: ip, helo: helo, sender: sender, token: newToken()}
 }
 
 func (t *tracking) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	if rec, ok := t.override[strings.ToLower(strings.TrimSuffix(name, "."))]; ok && !t.overrideServed {
-		t.overrideServed = true
-		return []string{rec}, nil
-	}
-	txts, err := t.r.LookupTXT(ctx, name)
+	domain, _, err := t.resolve(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	var recs []string
-	for _, txt := range txts {
+	domain = strings.TrimSuffix(domain, ".")
+	var txts []string
+	if rec, ok := t.override[strings.ToLower(domain)]; ok && !t.overrideServed {
+		t.overrideServed = true
+		txts = []string{rec}
+	} else if txts, err = t.r.LookupTXT(ctx, domain); err != nil {
+		return nil, err
+	}
+	var recs []int
+	for i, txt := range txts {
 		if isSPFRecord(txt) {
-			recs = append(recs, txt)
+			recs = append(recs, i)
 		}
 	}
 	// More than one record is the library's permerror (§4.5).
-	if len(recs) == 1 && t.syntaxErr == nil {
-		if err := CheckSyntax(recs[0]); err != nil {
-			t.syntaxErr = fmt.Errorf("SPF record of %s: %w", name, err)
+	if len(recs) == 1 {
+		rec := txts[recs[0]]
+		if err := CheckSyntax(rec); err != nil {
+			if t.syntaxErr == nil {
+				t.syntaxErr = fmt.Errorf("SPF record of %s: %w", domain, err)
+			}
+		} else {
+			txts = slices.Clone(txts)
+			txts[recs[0]] = t.rewrite(ctx, rec, domain, strings.TrimSuffix(name, "."))
 		}
 	}
 	return txts, nil
 }
 
 func (t *tracking) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	name, _, err := t.resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
 	return t.r.LookupMX(ctx, name)
 }
 
 func (t *tracking) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
+	host, tg, err := t.resolve(ctx, host)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkTargetName(host); err != nil {
 		// §4.8 and the suite's invalid-domain cases: a target name that
 		// cannot be a DNS name does not exist.
 		return nil, &net.DNSError{Err: err.Error(), Name: host, IsNotFound: true}
+	}
+	if tg != nil && tg.aOnly {
+		return lookupA(ctx, t.r, host)
 	}
 	return t.r.LookupIPAddr(ctx, host)
 }

@@ -105,7 +105,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	v := spf.NewChecker(r).Check(ctx, ip, *helo, *from)
+	v := spf.NewChecker(r).CheckSMTP(ctx, ip, *helo, *from) // as the MX judges (HELO first)
 	fmt.Fprintln(stdout, v.Result)
 	switch {
 	case v.Explanation != "":
