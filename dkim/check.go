@@ -140,6 +140,7 @@ func (v *Verifier) checkSignature(ctx context.Context, m *message, sigField stri
 	}
 	r.Domain, r.Selector, r.Algorithm = noFWS(tags["d"]), noFWS(tags["s"]), noFWS(tags["a"])
 	r.B = noFWS(tags["b"])
+	r.Identifier = "@" + r.Domain
 	ver, hasV := tags["v"]
 	switch {
 	case !hasV:
@@ -169,7 +170,6 @@ func (v *Verifier) checkSignature(ctx context.Context, m *message, sigField stri
 
 	// i= (RFC 6376 §3.5): dkim-quoted-printable; its domain is d= or a
 	// subdomain of it, compared without regard to case.
-	r.Identifier = "@" + r.Domain
 	var idDomain string
 	if raw, ok := tags["i"]; ok {
 		id, err := decodeQP(raw)
@@ -236,7 +236,7 @@ func (v *Verifier) checkSignature(ctx context.Context, m *message, sigField stri
 		}
 	}
 	if signed >= 0 && time.Unix(signed, 0).After(now.Add(clockSkew)) {
-		return permerr("signature time t= %s is in the future", time.Unix(signed, 0).UTC().Format(time.RFC3339))
+		return permerr("signature time t= %s is later than the time of verification", time.Unix(signed, 0).UTC().Format(time.RFC3339))
 	}
 	if _, ok := tags["l"]; ok {
 		// A body length limit lets anyone append content (§8.2).
