@@ -88,8 +88,11 @@ func toCRLF(msg []byte) []byte {
 	return out
 }
 
+// fieldName is the name of a raw field: its first line up to ":", as
+// headerFields reads it, so both count the same signatures.
 func fieldName(f string) string {
-	name, _, _ := strings.Cut(f, ":")
+	first, _, _ := strings.Cut(f, "\r\n")
+	name, _, _ := strings.Cut(first, ":")
 	return strings.TrimSpace(name)
 }
 

@@ -10,7 +10,7 @@ import (
 // white space is dropped, and any other octet but ";" stands for itself.
 // A "=" not followed by two hex digits is an error.
 func decodeQP(s string) (string, error) {
-	if !strings.ContainsAny(s, "= \t\r\n") {
+	if !strings.ContainsAny(s, "=; \t\r\n") {
 		return s, nil
 	}
 	var b strings.Builder
