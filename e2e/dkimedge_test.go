@@ -264,3 +264,44 @@ func TestCheckCommandsTakeData(t *testing.T) {
 		}
 	}
 }
+
+// TestDKIMResultsInHeader: a message delivered to the MX with ten
+// signatures, one over a malformed key, gets one dkim result each in
+// Authentication-Results: reasons as comments, the last two neutral.
+func TestDKIMResultsInHeader(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns := dnstest.New(t)
+	dns.MustAdd(t,
+		`good._domainkey.a.test. 300 IN TXT "v=DKIM1; k=rsa; p=`+pubB64(t, key)+`"`,
+		`badder._domainkey.a.test. 300 IN TXT "v=DKIM1; k=rsa; p=AAAA"`,
+	)
+	data := filepath.Join(t.TempDir(), "data")
+	srv := startServerDNS(t, data, dns, "mx.example.test")
+	mustFrontdesk(t, "", "domain", "add", "example.test", "--data", data)
+	mustFrontdesk(t, alicePass+"\n", "user", "add", "alice@example.test", "--password-stdin", "--data", data)
+	msg := "From: Carol <carol@a.test>\r\nTo: alice@example.test\r\nSubject: ten signatures\r\n\r\nhi\r\n"
+	base := "v=1; a=rsa-sha256; c=relaxed/relaxed; d=a.test"
+	for i := range 10 {
+		sel := "good"
+		if i == 9 { // the topmost field: verified first
+			sel = "badder"
+		}
+		msg = signRelaxed(t, msg, key, base+"; s="+sel)
+	}
+	deliverRaw(t, srv.addr("smtp"), msg)
+	got := waitMail(t, srv.addr("imap"), "alice@example.test", alicePass, "INBOX", "ten signatures")
+	ar := strings.Join(strings.Fields(headerValue(got, "Authentication-Results")), " ")
+	for want, n := range map[string]int{
+		"dkim=permerror (public key is not valid base64 DER": 1,
+		"dkim=pass header.d=a.test header.i=@a.test header.s=good header.a=rsa-sha256 header.b=": 7,
+		"dkim=neutral (not verified: more than 8 signatures) header.d=a.test":                    2,
+		"header.b=": 10,
+	} {
+		if c := strings.Count(ar, want); c != n {
+			t.Errorf("%d× %q, want %d, in\n%s", c, want, n, ar)
+		}
+	}
+}
