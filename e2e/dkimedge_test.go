@@ -295,7 +295,7 @@ func TestDKIMResultsInHeader(t *testing.T) {
 	got := waitMail(t, srv.addr("imap"), "alice@example.test", alicePass, "INBOX", "ten signatures")
 	ar := strings.Join(strings.Fields(headerValue(got, "Authentication-Results")), " ")
 	for want, n := range map[string]int{
-		"dkim=permerror (public key is not valid base64 DER": 1,
+		"dkim=permerror (public key is not valid base64 DER":                                     1,
 		"dkim=pass header.d=a.test header.i=@a.test header.s=good header.a=rsa-sha256 header.b=": 7,
 		"dkim=neutral (not verified: more than 8 signatures) header.d=a.test":                    2,
 		"header.b=": 10,
