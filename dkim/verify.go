@@ -1,14 +1,13 @@
 package dkim
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-msgauth/authres"
-	msgdkim "github.com/emersion/go-msgauth/dkim"
 
 	"frontdesk/dnscheck"
 )
@@ -29,6 +28,7 @@ type Result struct {
 	Identifier string // i=, "@" + Domain when absent (RFC 6376 §3.5)
 	Selector   string // s=
 	Algorithm  string // a=
+	B          string // b=, for header.b (RFC 6008)
 	Status     string // one of the Status constants
 	Err        error  // why, when Status is not pass
 }
@@ -50,81 +50,53 @@ func NewVerifier(r *dnscheck.Resolver) *Verifier {
 }
 
 // Verify checks every DKIM-Signature field of msg (up to MaxSignatures)
-// and returns one Result each, top to bottom; a message without
-// signatures gives an empty slice. The error is for a message that cannot
-// be read at all, not for bad signatures: those are Results.
+// at the current time and returns one Result each, top to bottom; a
+// message without signatures gives an empty slice. The error is for a
+// message that cannot be read at all, not for bad signatures: those are
+// Results.
 func (v *Verifier) Verify(ctx context.Context, msg []byte) ([]Result, error) {
+	return v.VerifyAt(ctx, msg, time.Now())
+}
+
+// VerifyAt is Verify with x= expiry and t= judged at now: to check a
+// message as it was when received.
+func (v *Verifier) VerifyAt(ctx context.Context, msg []byte, now time.Time) ([]Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	msg = withHeaderEnd(msg)
-	names, fields, err := headerFields(msg)
-	if err != nil {
+	if _, _, err := headerFields(msg); err != nil {
 		return nil, fmt.Errorf("dkim: verify: %w", err)
 	}
-	var sigs []map[string]string
-	for i, name := range names {
-		if strings.EqualFold(name, "DKIM-Signature") {
-			_, value, _ := strings.Cut(fields[i], ":")
-			sigs = append(sigs, parseTags(value))
+	m := splitMessage(msg)
+	results := []Result{}
+	for _, f := range m.fields {
+		if !strings.EqualFold(fieldName(f), "DKIM-Signature") {
+			continue
 		}
-	}
-	results := make([]Result, 0, len(sigs))
-	if len(sigs) == 0 {
-		return results, nil
-	}
-	lookup := func(name string) ([]string, error) {
-		return v.r.LookupTXT(ctx, name)
-	}
-	verifs, err := msgdkim.VerifyWithOptions(bytes.NewReader(msg), &msgdkim.VerifyOptions{
-		LookupTXT:        lookup,
-		MaxVerifications: MaxSignatures,
-	})
-	if err != nil && !errors.Is(err, msgdkim.ErrTooManySignatures) {
-		return nil, fmt.Errorf("dkim: verify: %w", err)
-	}
-	for i, tags := range sigs {
-		r := Result{Domain: tags["d"], Identifier: tags["i"], Selector: tags["s"], Algorithm: tags["a"]}
-		if i >= len(verifs) {
+		var r Result
+		if len(results) >= MaxSignatures {
+			// Label it as far as a lenient parse goes.
+			_, value, _ := strings.Cut(f, ":")
+			tags := parseTags(value)
+			r = Result{Domain: tags["d"], Identifier: tags["i"], Selector: tags["s"], Algorithm: tags["a"], B: tags["b"]}
 			r.Status = StatusNeutral
-			r.Err = fmt.Errorf("dkim: not checked: more than %d signatures", MaxSignatures)
+			r.Err = fmt.Errorf("not verified: more than %d signatures", MaxSignatures)
 			results = append(results, r)
 			continue
 		}
-		vf := verifs[i]
-		if vf.Domain != "" {
-			r.Domain = vf.Domain
+		err := v.checkSignature(ctx, m, f, now, &r)
+		r.Status = StatusPass
+		if err != nil {
+			r.Status, r.Err = StatusPermError, err
+			var se *sigError
+			if errors.As(err, &se) {
+				r.Status = se.status
+			}
 		}
-		if vf.Identifier != "" {
-			r.Identifier = vf.Identifier
-		}
-		r.Status, r.Err = classify(vf.Err, tags)
 		results = append(results, r)
 	}
 	return results, nil
-}
-
-// classify maps go-msgauth's error classes to RFC 8601 result values.
-func classify(err error, tags map[string]string) (string, error) {
-	switch {
-	case err == nil:
-		return StatusPass, nil
-	case msgdkim.IsTempFail(err):
-		// RFC 6376 §6.1.2: the key query failed for a reason other than
-		// the record not existing (SERVFAIL, timeout): try later.
-		return StatusTempError, err
-	case msgdkim.IsPermFail(err):
-		// Malformed signature, no key record (§6.1.2 "no key for
-		// signature"), unusable key record, expired signature (§6.1.1).
-		return StatusPermError, err
-	}
-	if _, ok := tags["l"]; ok {
-		// go-msgauth refuses l= as a failure; the signature may be valid,
-		// but content beyond l= is unsigned (RFC 6376 §8.2): our policy.
-		return StatusPolicy, err
-	}
-	// Body hash or signature mismatch (RFC 6376 §6.1.3).
-	return StatusFail, err
 }
 
 // parseTags reads a tag=value list (RFC 6376 §3.2) leniently: it only

@@ -106,15 +106,10 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 		}
 	}
 
-	results := []authres.Result{res.SPF.AuthResult()}
-	if len(res.DKIM) == 0 {
-		results = append(results, &authres.GenericResult{Method: "dkim", Value: authres.ResultNone})
-	}
-	for _, d := range res.DKIM {
-		results = append(results, d.AuthResultFull())
-	}
-	results = append(results, res.DMARC.AuthResult())
-	res.Header = fold("Authentication-Results: " + authres.Format(c.authServID, results))
+	head := authres.Format(c.authServID, []authres.Result{res.SPF.AuthResult()})
+	// authres has no comments nor header.b: the dkim part is ours.
+	dmarcPart := authres.Format("", []authres.Result{res.DMARC.AuthResult()})
+	res.Header = fold("Authentication-Results: " + head + dkimResults(res.DKIM) + dmarcPart)
 	return res
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -79,6 +80,11 @@ func queueOne(ctx context.Context, e *adminEnv, args []string, verb string, f fu
 
 // checkCmd runs `frontdesk check spf`: no data directory needed.
 func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// --data is accepted as by every subcommand; the check reads nothing there.
+	_, args, err := takeDataFlag(args)
+	if err != nil {
+		return err
+	}
 	if len(args) == 0 || args[0] != "spf" {
 		return fmt.Errorf("%w: check spf --ip IP --helo NAME --from ADDR [--dns ADDR]", errUsage)
 	}
@@ -135,14 +141,31 @@ func describeSPF(r spf.Result) string {
 // dkimVerify runs `frontdesk dkim verify < message`; `dkim rotate` is an
 // admin command handled elsewhere.
 func dkimVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	// --data is accepted as by every subcommand; verifying reads nothing there.
+	_, args, err := takeDataFlag(args)
+	if err != nil {
+		return err
+	}
 	fs := flag.NewFlagSet("dkim verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dns := fs.String("dns", "", "DNS server host:port (default: the system's)")
+	atStr := fs.String("at", "", "judge x= expiry and t= at this time, in seconds since 1970 (default: now)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: dkim verify [--dns ADDR] [--at UNIXTIME] < message", errUsage)
+	}
+	at := time.Now()
+	if *atStr != "" {
+		sec, err := strconv.ParseInt(*atStr, 10, 64)
+		if err != nil || sec < 0 {
+			return fmt.Errorf("%w: --at %q is not a time in seconds since 1970 (date +%%s)", errUsage, *atStr)
+		}
+		at = time.Unix(sec, 0)
 	}
 	r, err := dnscheck.NewResolver(*dns)
 	if err != nil {
@@ -152,7 +175,7 @@ func dkimVerify(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return fmt.Errorf("read message: %w", err)
 	}
-	results, err := dkim.NewVerifier(r).Verify(ctx, msg)
+	results, err := dkim.NewVerifier(r).VerifyAt(ctx, msg, at)
 	if err != nil {
 		return err
 	}
@@ -162,7 +185,7 @@ func dkimVerify(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	passed := false
 	for _, res := range results {
-		line := fmt.Sprintf("d=%s s=%s a=%s: %s", res.Domain, res.Selector, res.Algorithm, res.Status)
+		line := fmt.Sprintf("d=%s s=%s a=%s i=%s: %s", res.Domain, res.Selector, res.Algorithm, res.Identifier, res.Status)
 		if res.Err != nil && res.Status != dkim.StatusPass {
 			line += " (" + res.Err.Error() + ")"
 		}

@@ -29,7 +29,7 @@ Usage:
   frontdesk domain records DOMAIN [--zone]       # --zone: BIND zone-file lines
   frontdesk domain check DOMAIN [--dns ADDR]     # exit 0 only when every required record is right
   frontdesk dkim rotate DOMAIN                   # new selectors published beside the old
-  frontdesk dkim verify [--dns ADDR] < message
+  frontdesk dkim verify [--dns ADDR] [--at UNIXTIME] < message
   frontdesk check spf --ip IP --helo NAME --from ADDR [--dns ADDR]
 
   frontdesk user add ADDRESS [--password-stdin] [--role admin|supervisor|agent|user]
