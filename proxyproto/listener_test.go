@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -173,5 +174,42 @@ func TestListenerClose(t *testing.T) {
 	l.Close()
 	if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Accept after Close: %v", err)
+	}
+}
+
+// An HTTP server behind the listener sees the client in r.RemoteAddr.
+func TestListenerHTTP(t *testing.T) {
+	l, _ := listen(t, "127.0.0.0/8")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.RemoteAddr)
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+	c := dial(t, l, "PROXY TCP4 203.0.113.4 127.0.0.1 5555 80\r\nGET / HTTP/1.0\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "203.0.113.4:5555" {
+		t.Errorf("handler saw RemoteAddr %q", body)
+	}
+}
+
+func BenchmarkReadHeader(b *testing.B) {
+	h := Header{Version: 2, Command: Proxy, Source: netip.MustParseAddrPort("192.0.2.7:40000"), Destination: netip.MustParseAddrPort("198.51.100.1:25")}
+	v2 := h.Format()
+	h.Version = 1
+	v1 := h.Format()
+	for name, in := range map[string][]byte{"v1": v1, "v2": v2} {
+		b.Run(name, func(b *testing.B) {
+			r := bufio.NewReader(nil)
+			for b.Loop() {
+				r.Reset(bytes.NewReader(in))
+				if _, err := ReadHeader(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
