@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -157,4 +158,27 @@ func TestXClientOff(t *testing.T) {
 	}
 	// go-smtp's own answer to a command it does not know.
 	r.cmd("XCLIENT ADDR=192.0.2.7", 501, "5.5.2")
+}
+
+// FuzzXClient feeds arbitrary XCLIENT arguments: the answer is a greeting
+// or a 501, never a panic, and an accepted ADDR is an IP address.
+func FuzzXClient(f *testing.F) {
+	for _, s := range []string{"ADDR=192.0.2.7 NAME=a.example HELO=h PROTO=ESMTP", "ADDR=IPV6:2001:db8::1 PORT=25",
+		"NAME=[UNAVAILABLE] ADDR=[TEMPUNAVAIL]", "HELO=a+20b", "HELO=+", "LOGIN=x", "="} {
+		f.Add(s)
+	}
+	srv := &Server{cfg: Config{Hostname: testHost}}
+	f.Fuzz(func(t *testing.T, arg string) {
+		c := &conn{Conn: addrConn{nil, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}}, srv: srv, log: discardLogger()}
+		reply := c.xclientCommand(true, arg)
+		switch {
+		case strings.HasPrefix(reply, "220 "):
+			if remoteIP(c.RemoteAddr()) == nil {
+				t.Fatalf("%q accepted with address %v", arg, c.RemoteAddr())
+			}
+		case strings.HasPrefix(reply, "501 5.5.4 "):
+		default:
+			t.Fatalf("%q: reply %q", arg, reply)
+		}
+	})
 }
