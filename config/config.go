@@ -36,6 +36,8 @@ type Config struct {
 	Telephony Telephony `toml:"telephony"`
 	// Tickets configures the ticket desk (see Tickets).
 	Tickets Tickets `toml:"tickets"`
+	// Proxy configures PROXY protocol and XCLIENT (see Proxy).
+	Proxy Proxy `toml:"proxy"`
 }
 
 // Queue tunes outbound delivery.
@@ -167,6 +169,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OutboundPort <= 0 || c.OutboundPort > 65535 {
 		errs = append(errs, fmt.Errorf("outbound_port: %d is not a port", c.OutboundPort))
+	}
+	if err := c.Proxy.validate(c.Listen); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Telephony.validate(); err != nil {
 		errs = append(errs, err)

@@ -16,12 +16,14 @@
 package smtpd
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -113,6 +115,9 @@ type Config struct {
 	Signer Signer
 	// Desk puts mail to support addresses on tickets; nil keeps it mail.
 	Desk Desk
+	// XClientHosts may use XCLIENT on the MX (see xclient.go). Default:
+	// none, and XCLIENT is an unknown command.
+	XClientHosts []netip.Prefix
 }
 
 // Server is an SMTP server in one Mode. It may serve several listeners.
@@ -323,8 +328,13 @@ type conn struct {
 	readTimeout  time.Duration
 	writeTimeout time.Duration
 
-	rdnsOnce sync.Once
-	rdns     string
+	rdnsState
+
+	// xc filters commands for XCLIENT; nil unless Config.XClientHosts is set.
+	xc *xclient
+	xo xclientOverride // guarded by mu
+	// inMail is set between MAIL and the end of its transaction.
+	inMail atomic.Bool
 
 	// readFailed is set once a read has failed (EOF included): the client
 	// is gone, so a message that "ended" since may be cut short.
@@ -347,6 +357,9 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		readTimeout:  s.cfg.ReadTimeout,
 		writeTimeout: s.cfg.WriteTimeout,
 	}
+	if s.cfg.Mode == MX && len(s.cfg.XClientHosts) > 0 {
+		c.xc = &xclient{allowed: inPrefixes(nc.RemoteAddr(), s.cfg.XClientHosts), r: bufio.NewReader(nc)}
+	}
 	closing := s.closing
 	if !closing {
 		s.conns[c] = struct{}{}
@@ -361,7 +374,13 @@ func (s *Server) newConn(nc net.Conn) *conn {
 
 func (c *conn) Read(b []byte) (int, error) {
 	c.Conn.SetReadDeadline(time.Now().Add(c.readTimeout))
-	n, err := c.Conn.Read(b)
+	var n int
+	var err error
+	if c.xc != nil {
+		n, err = c.xc.read(c, b)
+	} else {
+		n, err = c.Conn.Read(b)
+	}
 	if err != nil {
 		c.readFailed.Store(true)
 	}
@@ -370,7 +389,19 @@ func (c *conn) Read(b []byte) (int, error) {
 
 func (c *conn) Write(b []byte) (int, error) {
 	c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
-	n, err := c.Conn.Write(b)
+	var n int
+	var err error
+	if c.xc != nil {
+		if out := c.xc.write(b); len(out) != len(b) {
+			if _, err = c.Conn.Write(out); err == nil {
+				n = len(b)
+			}
+		} else {
+			n, err = c.Conn.Write(b)
+		}
+	} else {
+		n, err = c.Conn.Write(b)
+	}
 	c.mu.Lock()
 	done := c.tx == txReplied
 	if done {
@@ -446,24 +477,46 @@ func (c *conn) dataDone() {
 // reverseName returns the client's reverse DNS name, or "" when it has
 // none; looked up once per connection, at most a few seconds.
 func (c *conn) reverseName() string {
-	c.rdnsOnce.Do(func() {
-		ip := remoteIP(c.RemoteAddr())
-		if ip == nil {
-			return
-		}
-		// Loopback needs no DNS, and must never send a query off the box.
-		if ip.IsLoopback() {
-			c.rdns = "localhost"
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		names, err := c.srv.cfg.Resolver.LookupAddr(ctx, ip.String())
-		if err == nil && len(names) > 0 {
-			c.rdns = strings.TrimSuffix(names[0], ".")
-		}
-	})
+	c.mu.Lock()
+	name, set := c.xo.name, c.xo.nameSet
+	c.mu.Unlock()
+	if set {
+		return name
+	}
+	c.rdnsMu.Lock()
+	defer c.rdnsMu.Unlock()
+	if c.rdnsDone {
+		return c.rdns
+	}
+	c.rdnsDone = true
+	ip := remoteIP(c.RemoteAddr())
+	if ip == nil {
+		return ""
+	}
+	// Loopback needs no DNS, and must never send a query off the box.
+	if ip.IsLoopback() {
+		c.rdns = "localhost"
+		return c.rdns
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	names, err := c.srv.cfg.Resolver.LookupAddr(ctx, ip.String())
+	if err == nil && len(names) > 0 {
+		c.rdns = strings.TrimSuffix(names[0], ".")
+	}
 	return c.rdns
+}
+
+// RemoteAddr is the client's address: the connection's (the PROXY
+// header's when there was one), or what XCLIENT said.
+func (c *conn) RemoteAddr() net.Addr {
+	c.mu.Lock()
+	a := c.xo.addr
+	c.mu.Unlock()
+	if a != nil {
+		return a
+	}
+	return c.Conn.RemoteAddr()
 }
 
 // connOf finds our conn under a go-smtp connection, through TLS if any.

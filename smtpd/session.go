@@ -70,6 +70,7 @@ func (s *session) isTLS() bool {
 // Reset discards the transaction (RSET, EHLO again, after DATA).
 func (s *session) Reset() {
 	s.conn.abortTx()
+	s.conn.inMail.Store(false)
 	s.id, s.from, s.utf8 = "", "", false
 	s.rcpts, s.local, s.seen, s.remote, s.locals = nil, nil, nil, nil, nil
 }
@@ -106,6 +107,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	s.id = newID()
 	s.from = from
+	s.conn.inMail.Store(true)
 	s.utf8 = opts != nil && opts.UTF8
 	return nil
 }
@@ -223,7 +225,7 @@ func (s *session) Data(r io.Reader) error {
 	var judged Judgement
 	switch {
 	case !s.submission() && s.srv.cfg.Judge != nil:
-		judged = s.srv.cfg.Judge.Judge(s.ctx, JudgeInput{IP: remoteIP(s.conn.RemoteAddr()), Helo: s.c.Hostname(),
+		judged = s.srv.cfg.Judge.Judge(s.ctx, JudgeInput{IP: remoteIP(s.conn.RemoteAddr()), Helo: s.heloName(),
 			MailFrom: s.from, Recipients: s.local, Message: data})
 		if judged.Reject {
 			rerr := reply(550, 5, 7, 1, judged.Reason)
@@ -244,7 +246,7 @@ func (s *session) Data(r io.Reader) error {
 
 	now := time.Now()
 	tr := trace{
-		helo:     s.c.Hostname(),
+		helo:     s.heloName(),
 		rdns:     s.conn.reverseName(),
 		ip:       remoteIP(s.conn.RemoteAddr()),
 		hostname: s.srv.cfg.Hostname,

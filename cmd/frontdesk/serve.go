@@ -168,7 +168,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	auth := authn.New(st)
 	mx := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.MX, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
 		Judge: judge{auth: mailauth.New(resolver, cfg.Hostname), spam: filter, log: log.With("service", "smtp")},
-		Desk:  deskHook{st: st, desk: desk}})
+		Desk:  deskHook{st: st, desk: desk}, XClientHosts: xclientHosts(&cfg)})
 	sub := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.Submission, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
 		Signer: signer{keys: keys}, Outbound: outbound{q: q}, Desk: deskHook{st: st, desk: desk}})
 	// The index catches up with the store in the background while mail
@@ -264,6 +264,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
+		l = proxyListener(&cfg, s.name, l, log)
 		listeners = append(listeners, l)
 		log.Info("listening", "service", s.name, "addr", l.Addr().String())
 		wg.Add(1)
