@@ -418,6 +418,9 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 
 func (s *Server) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	// The library copies the request's version, whatever a broken client
+	// wrote there; a response always speaks SIP/2.0 (RFC 3261 §7.2).
+	res.SipVersion = "SIP/2.0"
 	for _, h := range hdrs {
 		res.AppendHeader(h)
 	}
