@@ -102,6 +102,7 @@ func FuzzSIPMessage(f *testing.F) {
 // well-formed status line.
 func echoesVersion(msg []byte, first string) bool {
 	line, _, _ := bytes.Cut(msg, []byte("\n"))
-	f := strings.Fields(string(line))
-	return len(f) == 3 && f[2] != "SIP/2.0" && strings.HasPrefix(first, f[2]+" 400 Bad Request")
+	v, _ := strings.CutSuffix(string(line), "\r")
+	v = v[strings.LastIndexByte(v, ' ')+1:]
+	return v != "SIP/2.0" && strings.HasPrefix(first, v+" 400 Bad Request")
 }
