@@ -94,47 +94,7 @@ func (s *Store) ReadMessage(accountID uint64, m *Message) ([]byte, error) {
 // SetFlags changes the flags of the given messages and returns those
 // messages as they are after the change. Messages already gone are skipped.
 func (s *Store) SetFlags(ctx context.Context, accountID, mailboxID uint64, uids []uint32, op FlagOp, flags []string) ([]*Message, error) {
-	a, err := s.account(accountID)
-	if err != nil {
-		return nil, err
-	}
-	var out []*Message
-	err = a.update(func(tx *bolt.Tx) ([]Change, error) {
-		mb, err := getMailbox(tx, mailboxID)
-		if err != nil {
-			return nil, err
-		}
-		b := tx.Bucket(mbKey(mailboxID))
-		var changes []Change
-		for _, uid := range uids {
-			v := b.Get(u32(uid))
-			if v == nil {
-				continue
-			}
-			m, err := decodeMessage(v)
-			if err != nil {
-				return nil, err
-			}
-			nf := applyFlags(m.Flags, op, flags)
-			if !slices.Equal(nf, m.Flags) {
-				mb.HighestModSeq++
-				old := m.ModSeq
-				m.Flags, m.ModSeq = nf, mb.HighestModSeq
-				if err := b.Put(u32(uid), encodeMessage(m)); err != nil {
-					return nil, err
-				}
-				if err := indexPut(tx, mailboxID, uid, old, m.ModSeq); err != nil {
-					return nil, err
-				}
-				changes = append(changes, Change{Account: a.id, Mailbox: mailboxID, Kind: ChangeFlags, UID: uid, Flags: nf, ModSeq: m.ModSeq})
-			}
-			out = append(out, m)
-		}
-		if len(changes) > 0 {
-			return changes, putMailbox(tx, mb)
-		}
-		return nil, nil
-	})
+	out, _, err := s.SetFlagsUnchangedSince(ctx, accountID, mailboxID, uids, op, flags, ^uint64(0))
 	return out, err
 }
 
