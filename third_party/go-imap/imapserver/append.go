@@ -97,7 +97,7 @@ func (c *Conn) handleAppend(tag string, dec *imapwire.Decoder) error {
 
 	data, appendErr := c.session.Append(mailbox, lit, &options)
 	if _, discardErr := io.Copy(io.Discard, lit); discardErr != nil {
-		return err
+		return &connLostError{discardErr}
 	}
 	if dataExt != "" && !dec.ExpectSpecial(')') {
 		return dec.Err()

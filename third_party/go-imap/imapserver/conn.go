@@ -315,7 +315,12 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		resp    *imap.StatusResponse
 		imapErr *imap.Error
 		decErr  *imapwire.DecoderExpectError
+		lostErr *connLostError
 	)
+	// A client gone in the middle of a literal has nobody left to answer.
+	if errors.As(err, &lostErr) {
+		return lostErr.err
+	}
 	// Whatever else the decoder rejected (a bad number set, a bad date) is
 	// the client's syntax error too, unless the connection itself failed.
 	if derr := dec.Err(); err != nil && derr != nil && errors.Is(err, derr) &&
@@ -350,6 +355,13 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 	}
 	return c.writeStatusResp(tag, resp)
 }
+
+// connLostError is a failure to read the rest of a command (a literal cut
+// short, a read timeout): the connection ends without a reply.
+type connLostError struct{ err error }
+
+func (e *connLostError) Error() string { return e.err.Error() }
+func (e *connLostError) Unwrap() error { return e.err }
 
 // isConnErr reports whether err is a failure of the connection rather than
 // of what the client sent.

@@ -85,7 +85,7 @@ func (c *Conn) handleMultiAppend(tag string, dec *imapwire.Decoder, mailbox stri
 				return failed
 			}
 			if _, err := io.Copy(io.Discard, lit); err != nil {
-				return err
+				return &connLostError{err}
 			}
 		} else {
 			if err := c.acceptLiteral(lit.Size(), nonSync); err != nil {
@@ -100,7 +100,7 @@ func (c *Conn) handleMultiAppend(tag string, dec *imapwire.Decoder, mailbox stri
 			}
 			c.setReadTimeout(cmdReadTimeout)
 			if err != nil {
-				return err
+				return &connLostError{err}
 			}
 			messages = append(messages, msg)
 		}
