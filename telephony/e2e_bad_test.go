@@ -97,7 +97,7 @@ func TestE2EBadInput(t *testing.T) {
 		// A caller hanging up in the IVR, one in the queue while RTP garbage hits every media port.
 		ivr := h.call("caller_ivr_hangup", "+15550201", "100")
 		queued := h.call("caller_queue_hangup", "+15550202", "100")
-		h.waitWaiting(1)
+		h.waitWaiting(1, queued, ivr)
 		g, _ := net.Dial("udp", "127.0.0.1:9")
 		g.Close()
 		for p := h.s.cfg.RTPPortMin; p <= h.s.cfg.RTPPortMax; p++ {

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,23 +45,31 @@ type harness struct {
 func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
+	log := &lockedBuffer{}
 	// Short prompts for "100" through the per-hotline override directory.
 	over := filepath.Join(dir, "prompts", "100")
 	os.MkdirAll(over, 0o755)
 	for name, ms := range map[string]int{"greeting": 300, "menu": 300, "queue": 100, "voicemail": 200, "n1": 50, "n2": 50, "n3": 50} {
 		os.WriteFile(filepath.Join(over, name+".wav"), EncodeWAV(tone(600, ms, 3000)), 0o644)
 	}
-	base := 42000 + int(rtpBase.Add(1))*200
+	// Media ports below the ephemeral range (32768 up), where sipp's own
+	// ports come from, and above the binary's default 10000-20000.
+	base := 20400 + int(rtpBase.Add(1)%60)*200
 	support := QueueConfig{Name: "support", MaxWait: map[Level]time.Duration{LevelVIP: 20 * time.Second, LevelRegular: 20 * time.Second, LevelNew: 20 * time.Second}, RingTimeout: 3 * time.Second}
 	cfg := Config{
 		Addr: "127.0.0.1:0", DataDir: dir, RTPPortMin: base, RTPPortMax: base + 199,
 		Queues:       []QueueConfig{{Name: "sales"}, support},
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:       slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		MediaTimeout: 30 * time.Second,
 	}
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", tail(log.String()))
+		}
+	})
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -171,6 +179,24 @@ func (r *sippRun) wait(t *testing.T) {
 	}
 }
 
+// lockedBuffer collects the server's log for a failing test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func tail(s string) string {
 	if len(s) > 3000 {
 		return s[len(s)-3000:]
@@ -259,7 +285,9 @@ func TestE2EWholeCall(t *testing.T) {
 }
 
 // waitWaiting waits until queue support has n callers waiting.
-func (h *harness) waitWaiting(n int) QueueState {
+// waitWaiting waits until the support queue has n callers; if it never
+// does, it shows what the callers in runs saw and the call records.
+func (h *harness) waitWaiting(n int, runs ...*sippRun) QueueState {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -269,7 +297,13 @@ func (h *harness) waitWaiting(n int) QueueState {
 			}
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("queue never had %d waiting: %+v", n, h.s.QueueState())
+			var seen strings.Builder
+			for _, r := range runs {
+				r.cmd.Process.Kill()
+				fmt.Fprintf(&seen, "sipp %s: %v\n%s\n", r.name, <-r.done, tail(r.out.String()))
+			}
+			recs, _ := h.s.Calls(context.Background())
+			h.t.Fatalf("queue never had %d waiting: %+v\ncall records: %+v\n%s", n, h.s.QueueState(), recs, seen.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
