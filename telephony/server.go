@@ -222,7 +222,7 @@ func (s *Server) Start(ctx context.Context) error {
 	go s.taskLoop()
 	go func() {
 		defer s.wg.Done()
-		s.srv.ServeUDP(s.udp)
+		s.srv.ServeUDP(&versionGate{PacketConn: s.udp, log: s.log})
 	}()
 	go func() {
 		defer s.wg.Done()
