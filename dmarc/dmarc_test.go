@@ -17,7 +17,7 @@ import (
 
 // newDNSServer starts a dnstest server, retrying when the random UDP port
 // it picked is taken for TCP.
-func newDNSServer(t *testing.T) *dnstest.Server {
+func newDNSServer(t testing.TB) *dnstest.Server {
 	t.Helper()
 	var err error
 	for range 10 {

@@ -275,6 +275,12 @@ func extractBodyStructure(rawHeader textproto.Header, r io.Reader) imap.BodyStru
 
 	mediaType, typeParams, _ := header.ContentType()
 	primaryType, subType, _ := strings.Cut(mediaType, "/")
+	if primaryType == "" || subType == "" {
+		// No Content-Type, or one that does not parse, is text/plain in
+		// US-ASCII (RFC 2045 section 5.2), lines counted like any text.
+		mediaType, primaryType, subType = "text/plain", "text", "plain"
+		typeParams = map[string]string{"charset": "us-ascii"}
+	}
 
 	if primaryType == "multipart" {
 		bs := &imap.BodyStructureMultiPart{Subtype: subType}
