@@ -282,7 +282,7 @@ func TestConformanceRFC4408(t *testing.T) { runConformance(t, "rfc4408-tests.yml
 
 // newDNSServer starts a dnstest server, retrying when the random UDP
 // port it picked is taken for TCP.
-func newDNSServer(t *testing.T) *dnstest.Server {
+func newDNSServer(t testing.TB) *dnstest.Server {
 	t.Helper()
 	var err error
 	for range 10 {
