@@ -211,14 +211,17 @@ func privateIPv4(s string) bool {
 // "from" clause (RFC 5321 section 4.4); the "by" and "for" parts name our
 // own servers and recipients and are ignored.
 func (t *tokenizer) received(v string) {
-	lv := strings.ToLower(v)
-	if !strings.HasPrefix(lv, "from ") {
+	from, ok := strings.CutPrefix(strings.ToLower(v), "from ")
+	if !ok {
 		return
 	}
-	if i := strings.Index(lv, " by "); i >= 0 {
-		lv = lv[:i]
+	// "from by x" has an empty from clause; Index finds " by " only after it.
+	if strings.HasPrefix(from, "by ") {
+		from = ""
+	} else if i := strings.Index(from, " by "); i >= 0 {
+		from = from[:i]
 	}
-	for _, w := range strings.FieldsFunc(lv[5:], func(r rune) bool {
+	for _, w := range strings.FieldsFunc(from, func(r rune) bool {
 		return r == ' ' || r == '(' || r == ')' || r == '[' || r == ']' || r == '=' || r == ';' || r == ','
 	}) {
 		// Skip envelope addresses ("root@host") and the local host.
