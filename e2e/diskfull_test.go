@@ -1,100 +1,16 @@
 package e2e
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"frontdesk/durable/disktest"
 )
-
-// tmpfsPage is the unit tmpfs allocates in.
-const tmpfsPage = 4096
-
-// mountSmall mounts a tmpfs of size bytes on a fresh directory and
-// unmounts it when the test ends (after servers started later have
-// stopped). A machine that forbids mounting fails the test in CI.
-func mountSmall(t testing.TB, size int64) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "small")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		msg := fmt.Sprintf("mount -t tmpfs on %s: %v: %s (the disk-full tests need root and permission to mount)", dir, err, out)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// filler takes the free space of a small file system, as other data
-// would.
-type filler struct {
-	t    testing.TB
-	path string
-}
-
-// fill takes every free block of the file system at dir but leave bytes
-// (rounded up to whole pages).
-func fill(t testing.TB, dir string, leave int64) *filler {
-	t.Helper()
-	f := &filler{t: t, path: filepath.Join(dir, "filler")}
-	w, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	for _, chunk := range []int{1 << 20, tmpfsPage} {
-		buf := make([]byte, chunk)
-		for {
-			if _, err := w.Write(buf); err != nil {
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatal(err)
-				}
-				break
-			}
-		}
-	}
-	if leave > 0 {
-		st, err := w.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Whole pages of the filler's end; what a partial last write
-		// took is freed with them.
-		size := st.Size() / tmpfsPage * tmpfsPage
-		give := (leave + tmpfsPage - 1) / tmpfsPage * tmpfsPage
-		if give > size {
-			t.Fatalf("cannot leave %d bytes: the filler holds only %d", leave, size)
-		}
-		if err := w.Truncate(size - give); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(f.free)
-	return f
-}
-
-// free gives the space back.
-func (f *filler) free() {
-	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		f.t.Error(err)
-	}
-}
 
 // smtpScript speaks one transaction with smtplib and prints every reply
 // as "STAGE CODE TEXT", stopping at the first refusal.
@@ -220,7 +136,7 @@ func wantPrefix(t testing.TB, what, got, want string) {
 // mail again.
 func TestDiskFullMail(t *testing.T) {
 	needTool(t, "python3")
-	mnt := mountSmall(t, 48<<20)
+	mnt := disktest.Mount(t, 48<<20)
 	data := filepath.Join(mnt, "data")
 	srv := startServer(t, data)
 	mustFrontdesk(t, "", "domain", "add", "example.test", "--data", data)
@@ -251,7 +167,7 @@ print(c.search(None, 'TEXT', 'before'))`, host, imapPort, "alice@example.test", 
 	files := msgFiles(t, msgDir)
 
 	t.Run("no room for the file", func(t *testing.T) {
-		f := fill(t, mnt, 16<<10)
+		f := disktest.Fill(t, mnt, 16<<10)
 		big := bigMessage("toobig", 300<<10)
 		// SIZE tells the server up front (RFC 1870): refused at MAIL.
 		wantPrefix(t, "MX MAIL with SIZE", mx(big, "yes"), "MAIL 452 4.3.1")
@@ -265,22 +181,22 @@ print(c.search(None, 'TEXT', 'before'))`, host, imapPort, "alice@example.test", 
 		if q := mustFrontdesk(t, "", "queue", "list", "--data", data); !strings.Contains(q, "queue is empty") {
 			t.Errorf("refused submission left something in the queue:\n%s", q)
 		}
-		f.free()
+		f.Free()
 	})
 
 	t.Run("room for the file, not its metadata", func(t *testing.T) {
 		fat := fatHeaderMessage("fat")
 		// The file takes the room left (with the trace headers the
 		// server adds); the database then has no page to grow into.
-		f := fill(t, mnt, int64(len(fat))+2048)
+		f := disktest.Fill(t, mnt, int64(len(fat))+2048)
 		before := strings.Count(srv.Log(), "store: commit")
 		if got := mx(fat, "no"); !strings.Contains(got, "DATA 452 4.3.1") {
 			t.Errorf("MX: got %q, want DATA 452 4.3.1", got)
 		}
-		f.free()
-		f = fill(t, mnt, int64(len(fat)))
+		f.Free()
+		f = disktest.Fill(t, mnt, int64(len(fat)))
 		wantPrefix(t, "APPEND", appendMsg(fat), "NO [OVERQUOTA]")
-		f.free()
+		f.Free()
 		if strings.Count(srv.Log(), "store: commit") < before+2 {
 			t.Errorf("no failed metadata commit in the log: the file write failed instead, so this case tested nothing:\n%s", srv.Log())
 		}

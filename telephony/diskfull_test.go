@@ -3,70 +3,14 @@ package telephony
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
+
+	"frontdesk/durable/disktest"
 )
-
-// mountSmall mounts a tmpfs of size bytes for the test; a machine that
-// forbids mounting fails the test in CI.
-func mountSmall(t *testing.T, size int64) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "small")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		msg := fmt.Sprintf("mount -t tmpfs on %s: %v: %s (the disk-full tests need root and permission to mount)", dir, err, out)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fillDisk takes every free block of the file system at dir and returns
-// the function that gives them back.
-func fillDisk(t *testing.T, dir string) (free func()) {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	w, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	for _, chunk := range []int{1 << 20, 4096} {
-		buf := make([]byte, chunk)
-		for {
-			if _, err := w.Write(buf); err != nil {
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatal(err)
-				}
-				break
-			}
-		}
-	}
-	free = func() {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			t.Error(err)
-		}
-	}
-	t.Cleanup(free)
-	return free
-}
 
 func copyPrompts(t *testing.T, from, to string) {
 	t.Helper()
@@ -95,7 +39,7 @@ func copyPrompts(t *testing.T, from, to string) {
 // room again, without a restart.
 func TestE2EDiskFullVoicemail(t *testing.T) {
 	needSipp(t)
-	mnt := mountSmall(t, 8<<20)
+	mnt := disktest.Mount(t, 8<<20)
 	onRec := &onRecords{}
 	h := newHarness(t, func(c *Config) {
 		copyPrompts(t, filepath.Join(c.DataDir, "prompts"), filepath.Join(mnt, "prompts"))
@@ -104,7 +48,7 @@ func TestE2EDiskFullVoicemail(t *testing.T) {
 		c.Queues[1].MaxWait = map[Level]time.Duration{LevelVIP: 1500 * time.Millisecond, LevelRegular: 1500 * time.Millisecond, LevelNew: 1500 * time.Millisecond}
 		c.OnRecord = onRec.add
 	})
-	free := fillDisk(t, mnt)
+	filler := disktest.Fill(t, mnt, 0)
 	h.call("caller_voicemail", "+15550100", "100").wait(t)
 
 	// The recording and then the record are held, in that order.
@@ -129,7 +73,7 @@ func TestE2EDiskFullVoicemail(t *testing.T) {
 		t.Fatalf("partial recording files on a full disk: %v", ents)
 	}
 
-	free()
+	filler.Free()
 	r := h.records(1)[0]
 	if r.Outcome != OutcomeVoicemail || r.Recording == "" || r.Seq != 1 {
 		t.Fatalf("record %+v", r)
