@@ -3,12 +3,18 @@ package e2e
 import (
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"frontdesk/dnscheck/dnstest"
 	"frontdesk/durable/disktest"
 )
 
@@ -277,4 +283,69 @@ func splitAddr(t testing.TB, addr string) (string, string) {
 		t.Fatalf("bad address %q", addr)
 	}
 	return addr[:i], addr[i+1:]
+}
+
+// TestDiskFullRemoteSenderRetries: b.test's disk is full when a.test's
+// queue delivers to it; b answers 452 4.3.1, a keeps the message and
+// tries again, and once b has room the message arrives, once.
+func TestDiskFullRemoteSenderRetries(t *testing.T) {
+	mnt := disktest.Mount(t, 48<<20)
+	w := &world{dns: dnstest.New(t)}
+	w.bData = filepath.Join(mnt, "b")
+	w.b = startServerDNS(t, w.bData, w.dns, "mx.b.test")
+	mustFrontdesk(t, "", "domain", "add", "b.test", "--data", w.bData)
+	mustFrontdesk(t, bobPass+"\n", "user", "add", "bob@b.test", "--password-stdin", "--data", w.bData)
+	publishDomain(t, w.dns, w.bData, "b.test", "none")
+	_, bPort, _ := net.SplitHostPort(w.b.addr("smtp"))
+	conf := filepath.Join(t.TempDir(), "a.toml")
+	os.WriteFile(conf, []byte("[queue]\nretry = [\"200ms\", \"400ms\"]\n"), 0o600)
+	w.aData = filepath.Join(t.TempDir(), "a")
+	w.a = startServerDNS(t, w.aData, w.dns, "mx.a.test", "--config", conf, "--outbound-port", bPort)
+	mustFrontdesk(t, "", "domain", "add", "a.test", "--data", w.aData)
+	mustFrontdesk(t, alicePass+"\n", "user", "add", "alice@a.test", "--password-stdin", "--data", w.aData)
+	publishDomain(t, w.dns, w.aData, "a.test", "none")
+
+	f := disktest.Fill(t, mnt, 16<<10)
+	c, err := smtp.Dial(w.a.addr("submission"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("laptop.a.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Auth(sasl.NewPlainClient("", "alice@a.test", alicePass)); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Repeat("a line of the report that does not fit on b's disk\r\n", 6000)
+	msg := "From: alice@a.test\r\nTo: bob@b.test\r\nSubject: Quarterly report\r\nMessage-ID: <report@a.test>\r\n\r\n" + body
+	if err := c.SendMail("alice@a.test", []string{"bob@b.test"}, strings.NewReader(msg)); err != nil {
+		t.Fatalf("submission with room on a: %v", err)
+	}
+	var q string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		q = mustFrontdesk(t, "", "queue", "list", "--data", w.aData)
+		if strings.Contains(q, "452 4.3.1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a's queue never saw b's 452 4.3.1:\n%s\nb's log:\n%s", q, w.b.Log())
+		}
+	}
+	if !strings.Contains(q, "queued") {
+		t.Fatalf("a gave up on a 4xx instead of retrying:\n%s", q)
+	}
+	f.Free()
+	got := waitMail(t, w.b.addr("imap"), "bob@b.test", bobPass, "INBOX", "Quarterly report")
+	if !strings.HasSuffix(got, body) {
+		t.Errorf("the message arrived cut: %d bytes", len(got))
+	}
+	cl := imapLogin(t, w.b.addr("imap"), "bob@b.test", bobPass, "INBOX")
+	st, err := cl.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *st.NumMessages != 1 {
+		t.Errorf("bob's INBOX holds %d messages, want the one", *st.NumMessages)
+	}
 }
