@@ -173,8 +173,12 @@ print(c.search(None, 'TEXT', 'before'))`, host, imapPort, "alice@example.test", 
 	files := msgFiles(t, msgDir)
 
 	t.Run("no room for the file", func(t *testing.T) {
-		f := disktest.Fill(t, mnt, 16<<10)
 		big := bigMessage("toobig", 300<<10)
+		// Not one block left: even without SIZE, refused at MAIL.
+		f := disktest.Fill(t, mnt, 0)
+		wantPrefix(t, "MX MAIL on a full disk", mx(big, "no"), "MAIL 452 4.3.1")
+		f.Free()
+		f = disktest.Fill(t, mnt, 16<<10)
 		// SIZE tells the server up front (RFC 1870): refused at MAIL.
 		wantPrefix(t, "MX MAIL with SIZE", mx(big, "yes"), "MAIL 452 4.3.1")
 		// Without SIZE the write fails at DATA.
