@@ -93,7 +93,13 @@ func (s *Store) DeliverAll(ctx context.Context, accountID uint64, mailbox string
 		return changes, putMailbox(tx, mb)
 	})
 	if err != nil {
-		removeAll()
+		for i, f := range files {
+			var d Delivered // zero when the transaction stopped before message i
+			if i < len(out) {
+				d = out[i]
+			}
+			a.dropFile(d, f)
+		}
 		return nil, noSpace(err)
 	}
 	return out, nil

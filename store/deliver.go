@@ -104,7 +104,7 @@ func (s *Store) Deliver(ctx context.Context, data []byte, date time.Time, to ...
 	for _, j := range jobs {
 		r := <-j.d.done
 		if r.err != nil {
-			os.Remove(filepath.Join(j.acct.dir, j.d.file))
+			j.acct.dropFile(r.Delivered, j.d.file)
 			errs = append(errs, r.err)
 			continue
 		}
