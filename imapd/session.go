@@ -103,6 +103,12 @@ func (s *session) mapErr(err error, tryCreate bool) error {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists, Text: "mailbox already exists"}
 	case errors.Is(err, store.ErrInvalid):
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: err.Error()}
+	case store.IsNoSpace(err):
+		// RFC 5530 has no code for a full server disk; OVERQUOTA is what
+		// clients show the user (as Dovecot does), and the text says it
+		// is temporary.
+		s.log.Error("imap command failed: disk full", "err", err)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeOverQuota, Text: "not enough disk space on the server, try again later"}
 	case errors.Is(err, store.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "server unavailable, try again later"}
 	}

@@ -251,8 +251,13 @@ func (q *Queue) Enqueue(ctx context.Context, from string, to []string, data []by
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	if err := q.store(it, data); err != nil {
-		return "", err
+	err := q.store(it, data)
+	if err != nil {
+		if _, gerr := q.get(it.ID); gerr != nil {
+			return "", err
+		}
+		// Stored after all (see store): it goes out, and the caller's
+		// retry may send it twice, which beats losing it.
 	}
 	q.mu.Lock()
 	for _, r := range it.Recipients {
@@ -260,6 +265,9 @@ func (q *Queue) Enqueue(ctx context.Context, from string, to []string, data []by
 	}
 	q.mu.Unlock()
 	q.kick()
+	if err != nil {
+		return "", err
+	}
 	return it.ID, nil
 }
 

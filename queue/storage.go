@@ -131,7 +131,12 @@ func (q *Queue) store(it *Item, data []byte) error {
 		return tx.Bucket(bucketMsgs).Put([]byte(it.ID), v)
 	})
 	if err != nil {
-		os.Remove(path)
+		// A commit whose final fsync failed can still be visible (bbolt
+		// writes the meta page first): then the file stays with its
+		// record, and the client's retry may queue the message twice.
+		if _, gerr := q.get(it.ID); gerr != nil {
+			os.Remove(path)
+		}
 		return fmt.Errorf("queue: commit: %w", err)
 	}
 	return nil

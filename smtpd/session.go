@@ -105,6 +105,14 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			return errSenderNotOwned
 		}
 	}
+	var size int64
+	if opts != nil {
+		size = opts.Size
+	}
+	if !s.roomFor(size) {
+		s.reject("mail", errNoSpace, "from", from, "size", size)
+		return errNoSpace
+	}
 	s.id = newID()
 	s.from = from
 	s.conn.inMail.Store(true)
@@ -287,7 +295,7 @@ func (s *session) Data(r io.Reader) error {
 			}
 			if _, err := s.srv.st.Deliver(s.ctx, m, now, copies[extra]...); err != nil {
 				s.log.Error("deliver failed", "id", s.id, "from", s.from, "err", err)
-				return errTemporary
+				return tempFailure(err)
 			}
 		}
 	}
@@ -298,7 +306,7 @@ func (s *session) Data(r io.Reader) error {
 		}
 		if err := s.srv.cfg.Desk.SupportMail(s.ctx, SupportInput{MailFrom: s.from, Recipients: s.locals, Junk: junk, Message: msg}); err != nil {
 			s.log.Error("ticket desk failed", "id", s.id, "from", s.from, "err", err)
-			return errTemporary
+			return tempFailure(err)
 		}
 	}
 	if len(s.remote) > 0 {
@@ -306,7 +314,7 @@ func (s *session) Data(r io.Reader) error {
 			// Local copies are already stored; the client's retry will
 			// duplicate them, which beats losing the remote ones.
 			s.log.Error("enqueue failed", "id", s.id, "from", s.from, "to", strings.Join(s.remote, ","), "err", err)
-			return errTemporary
+			return tempFailure(err)
 		}
 	}
 	attrs := []any{"id", s.id, "from", s.from, "to", strings.Join(s.rcpts, ","), "size", len(data),

@@ -48,7 +48,7 @@ func (s *Store) DeliverAll(ctx context.Context, accountID uint64, mailbox string
 		f, err := a.writeFile(m.Data)
 		if err != nil {
 			removeAll()
-			return nil, err
+			return nil, noSpace(err)
 		}
 		files = append(files, f)
 		dirs[filepath.Dir(filepath.Join(a.dir, f))] = true
@@ -56,7 +56,7 @@ func (s *Store) DeliverAll(ctx context.Context, accountID uint64, mailbox string
 	for dir := range dirs {
 		if err := syncDir(dir); err != nil {
 			removeAll()
-			return nil, fmt.Errorf("store: sync %s: %w", dir, err)
+			return nil, noSpace(fmt.Errorf("store: sync %s: %w", dir, err))
 		}
 	}
 	summaries := make([]string, len(msgs))
@@ -93,8 +93,14 @@ func (s *Store) DeliverAll(ctx context.Context, accountID uint64, mailbox string
 		return changes, putMailbox(tx, mb)
 	})
 	if err != nil {
-		removeAll()
-		return nil, err
+		for i, f := range files {
+			var d Delivered // zero when the transaction stopped before message i
+			if i < len(out) {
+				d = out[i]
+			}
+			a.dropFile(d, f)
+		}
+		return nil, noSpace(err)
 	}
 	return out, nil
 }

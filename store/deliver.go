@@ -61,14 +61,22 @@ func (s *Store) Deliver(ctx context.Context, data []byte, date time.Time, to ...
 	jobs := make([]job, 0, len(to))
 	var first string // written once, hard-linked for other accounts
 	summary := string(encodeSummary(nil, Summarize(data)))
+	// On an early return the files written so far are referred to by
+	// nothing yet.
+	abandon := func(err error) ([]Delivered, error) {
+		for _, j := range jobs {
+			os.Remove(filepath.Join(j.acct.dir, j.d.file))
+		}
+		return nil, noSpace(err)
+	}
 	for _, t := range to {
 		mailbox, err := NormalizeMailbox(t.Mailbox)
 		if err != nil {
-			return nil, err
+			return abandon(err)
 		}
 		a, err := s.account(t.Account)
 		if err != nil {
-			return nil, err
+			return abandon(err)
 		}
 		var file string
 		if first == "" {
@@ -78,7 +86,7 @@ func (s *Store) Deliver(ctx context.Context, data []byte, date time.Time, to ...
 			file, err = a.linkFile(first)
 		}
 		if err != nil {
-			return nil, err
+			return abandon(err)
 		}
 		d := &delivery{mailbox: mailbox, file: file, size: int64(len(data)), flags: normalizeFlags(t.Flags),
 			date: date.UTC().Truncate(time.Second), summary: summary, done: make(chan deliveryResult, 1)}
@@ -96,13 +104,13 @@ func (s *Store) Deliver(ctx context.Context, data []byte, date time.Time, to ...
 	for _, j := range jobs {
 		r := <-j.d.done
 		if r.err != nil {
-			os.Remove(filepath.Join(j.acct.dir, j.d.file))
+			j.acct.dropFile(r.Delivered, j.d.file)
 			errs = append(errs, r.err)
 			continue
 		}
 		out = append(out, r.Delivered)
 	}
-	return out, errors.Join(errs...)
+	return out, noSpace(errors.Join(errs...))
 }
 
 // writeFile writes and fsyncs a new message file, and returns its path

@@ -151,6 +151,9 @@ type Config struct {
 	MaxCalls int
 	// MaxVoicemail bounds a voicemail recording. Default 2 minutes.
 	MaxVoicemail time.Duration
+	// WriteRetry is how often call records and recordings that a full
+	// disk held back in memory are tried again. Default 10 s.
+	WriteRetry time.Duration
 	// RegisterMaxExpiry caps a registration's lifetime. Default 1 hour.
 	RegisterMaxExpiry time.Duration
 	// MediaTimeout hangs up a call that has received no RTP for this long.
@@ -283,6 +286,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxVoicemail == 0 {
 		c.MaxVoicemail = 2 * time.Minute
+	}
+	if c.WriteRetry == 0 {
+		c.WriteRetry = 10 * time.Second
 	}
 	if c.RegisterMaxExpiry == 0 {
 		c.RegisterMaxExpiry = time.Hour

@@ -93,14 +93,18 @@ func (r *recorder) samples() []int16 {
 	return append([]int16(nil), r.pcm...)
 }
 
-// saveRecording seals pcm as a WAV under id in DATA/recordings.
+// saveRecording seals pcm as a WAV under id in DATA/recordings. On a full
+// disk it is held and written later (see durably).
 func (s *Server) saveRecording(id string, pcm []int16) error {
 	sealed, err := sealRecording(s.aead, id, EncodeWAV(pcm))
 	if err != nil {
 		return err
 	}
-	if err := durable.WriteFile(filepath.Join(s.cfg.DataDir, "recordings", id+".wav.enc"), 0o600, sealed); err != nil {
-		return fmt.Errorf("telephony: save recording %s: %w", id, err)
-	}
-	return nil
+	_, err = s.durably(heldWrite{what: "recording " + id, size: len(sealed), write: func() error {
+		if err := durable.WriteFile(filepath.Join(s.cfg.DataDir, "recordings", id+".wav.enc"), 0o600, sealed); err != nil {
+			return fmt.Errorf("telephony: save recording %s: %w", id, err)
+		}
+		return nil
+	}})
+	return err
 }

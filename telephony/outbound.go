@@ -377,18 +377,25 @@ func (o *outbound) finish() CallRecord {
 }
 
 // storeCall stores a finished call's record durably, then tells
-// Config.OnRecord.
+// Config.OnRecord. On a full disk both happen later (see durably).
 func (s *Server) storeCall(r *CallRecord) error {
-	if err := s.db.addCall(context.Background(), r); err != nil {
-		return err
+	rec := *r
+	held, err := s.durably(heldWrite{what: "call record " + rec.ID, record: &rec, write: func() error {
+		if err := s.db.addCall(context.Background(), &rec); err != nil {
+			return err
+		}
+		if s.cfg.OnRecord != nil {
+			func() {
+				defer recoverLog(s.log, "OnRecord")
+				s.cfg.OnRecord(rec)
+			}()
+		}
+		return nil
+	}})
+	if err == nil && !held {
+		r.Seq = rec.Seq // written here, by this goroutine
 	}
-	if s.cfg.OnRecord != nil {
-		func() {
-			defer recoverLog(s.log, "OnRecord")
-			s.cfg.OnRecord(*r)
-		}()
-	}
-	return nil
+	return err
 }
 
 // dialAgent rings an agent's registered contact (RFC 3261 section 10.2.1

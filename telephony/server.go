@@ -69,6 +69,7 @@ type Server struct {
 	nextID    uint64                         // guarded by mu
 	closed    bool                           // guarded by mu
 	closeOnce sync.Once
+	held      heldWrites // what a full disk kept from being written
 }
 
 // binding is a registered contact (RFC 3261 section 10.3).
@@ -218,8 +219,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}))
 
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.taskLoop()
+	go s.heldLoop()
 	go func() {
 		defer s.wg.Done()
 		s.srv.ServeUDP(&versionGate{PacketConn: s.udp, log: s.log})
@@ -290,6 +292,7 @@ func (s *Server) Close() error {
 		if s.ua != nil {
 			s.ua.Close()
 		}
+		s.closeHeld()
 		err = s.db.close()
 	})
 	return err
