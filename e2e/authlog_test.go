@@ -169,9 +169,10 @@ func TestRefusedLoginsForFail2ban(t *testing.T) {
 // TestSecretsNeverLogged runs a whole working day through the binary at
 // debug level — an account made with a password, mail submitted with AUTH
 // PLAIN and LOGIN and read over IMAP, a web login, an agent's softphone
-// registering with its SIP password, and wrong passwords everywhere — and
-// then looks for every password in the server's log and the CLI's output,
-// plain, base64 (as SASL carries them) and as the SIP digest's HA1.
+// registering with its SIP password, a password change, and wrong
+// passwords everywhere — and then looks for every password in the
+// server's log and the CLI's output, plain, base64 (as SASL carries them)
+// and as the SIP digest's HA1.
 func TestSecretsNeverLogged(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	srv := startServer(t, data, "--log-level", "debug")
@@ -180,6 +181,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		wrongPass = "Wrong-Battery-93af"
 		sipPass   = "Sip-Staple-44c2"
 		sipWrong  = "Sip-Guess-0b7e"
+		newPass   = "Changed-Tuesday-61fd"
 		user      = "alice@example.test"
 	)
 	var cli strings.Builder
@@ -210,6 +212,10 @@ func TestSecretsNeverLogged(t *testing.T) {
 	sip := srv.addr("sip")
 	sipp(t, sip, "register", "-au", user, "-ap", sipPass, "-key", "user", user, "-key", "contact_port", fmt.Sprint(freeUDPPort(t)))
 	sipp(t, sip, "register_forbidden", "-au", user, "-ap", sipWrong, "-key", "user", user, "-key", "contact_port", fmt.Sprint(freeUDPPort(t)))
+	run(newPass+"\n", "user", "password", user, "--password-stdin", "--data", data)
+	if code := webLogin(t, srv, user, newPass); code != "303" {
+		t.Errorf("web login with the changed password: HTTP %s, want 303", code)
+	}
 	run("", "queue", "list", "--data", data)
 	srv.stop()
 
@@ -222,7 +228,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	b64 := base64.StdEncoding.EncodeToString
 	secrets := map[string]string{}
-	for _, p := range []string{userPass, wrongPass} {
+	for _, p := range []string{userPass, wrongPass, newPass} {
 		secrets[p] = "password " + p
 		secrets[b64([]byte(p))] = "base64 of " + p + " (AUTH LOGIN)"
 		secrets[b64([]byte("\x00"+user+"\x00"+p))] = "base64 of AUTH PLAIN with " + p
