@@ -92,17 +92,14 @@ func ACME(cfg ACMEConfig) (*tls.Config, http.Handler, error) {
 		Client:      &acme.Client{DirectoryURL: dir, HTTPClient: cfg.HTTPClient, UserAgent: "frontdesk"},
 	}
 	defaultHost := hosts[0]
-	conf := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		NextProtos: append([]string{"h2", "http/1.1"}, append(mailProtos, acme.ALPNProto)...),
-		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			if !slices.Contains(hosts, strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))) {
-				h := *hello
-				h.ServerName = defaultHost
-				hello = &h
-			}
-			return m.GetCertificate(hello)
-		},
-	}
+	conf := Server(nil, func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if !slices.Contains(hosts, strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))) {
+			h := *hello
+			h.ServerName = defaultHost
+			hello = &h
+		}
+		return m.GetCertificate(hello)
+	})
+	conf.NextProtos = append([]string{"h2", "http/1.1"}, append(mailProtos, acme.ALPNProto)...)
 	return conf, m.HTTPHandler(cfg.Fallback), nil
 }

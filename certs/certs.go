@@ -39,7 +39,7 @@ func Files(certFile, keyFile string) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: %w", err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	return Server([]tls.Certificate{cert}, nil), nil
 }
 
 func generate(dir, certFile, keyFile string, hosts []string) error {

@@ -38,6 +38,8 @@ type Config struct {
 	Tickets Tickets `toml:"tickets"`
 	// Proxy configures PROXY protocol and XCLIENT (see Proxy).
 	Proxy Proxy `toml:"proxy"`
+	// Log configures the server's log (see Log).
+	Log Log `toml:"log"`
 }
 
 // Queue tunes outbound delivery.
@@ -174,6 +176,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Telephony.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.Log.SlogLevel(); err != nil {
 		errs = append(errs, err)
 	}
 	if len(c.ACME.Hosts) > 0 && c.TLS.Cert != "" {

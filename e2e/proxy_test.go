@@ -165,7 +165,7 @@ func TestProxyProtocol(t *testing.T) {
 	for _, re := range []string{
 		`proxy protocol: header from untrusted peer refused.* peer=127\.0\.0\.2:\d+`,
 		`proxy protocol: connection refused.* peer=127\.0\.0\.1:\d+ reason="no PROXY protocol header"`,
-		`imap login failed.* remote=203\.0\.113\.66:40000 user=alice@example\.test`,
+		`msg="auth failed" service=imap proto=imap ip=203\.0\.113\.66 user=alice@example\.test reason=bad-password`,
 	} {
 		if !regexp.MustCompile(re).MatchString(log) {
 			t.Errorf("log lacks %s:\n%s", re, log)

@@ -61,11 +61,11 @@ func (s *session) Login(username, password string) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, authn.ErrRateLimited):
-		s.log.Warn("imap login refused: rate limited", "user", username)
+		s.refused(username, authn.ReasonRateLimited)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed,
 			Text: "too many failed logins, try again later"}
 	case errors.Is(err, store.ErrAuthFailed):
-		s.log.Info("imap login failed", "user", username)
+		s.refused(username, authn.ReasonPassword)
 		return imapserver.ErrAuthFailed
 	default:
 		s.log.Error("imap login", "user", username, "err", err)
@@ -76,6 +76,13 @@ func (s *session) Login(username, password string) error {
 	s.log = s.log.With("user", acct.Address)
 	s.log.Info("imap login")
 	return nil
+}
+
+// refused logs the refused login in the form shared with SMTP, the web
+// and SIP (authn.Refused). The server's logger, not the session's: the
+// session's already says proto=.
+func (s *session) refused(user, reason string) {
+	authn.Refused(s.srv.log, "imap", s.conn.NetConn().RemoteAddr().String(), user, reason)
 }
 
 // AppendLimit is advertised as APPENDLIMIT and enforced by imapserver.

@@ -37,7 +37,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		return sasl.NewPlainServer(func(identity, user, pass string) error {
 			// RFC 4616 §2: we do not let one user act as another.
 			if identity != "" && identity != user {
-				s.reject("auth", errAuthFailed, "mech", mech, "why", "authorization identity differs")
+				s.refused(mech, user, authn.ReasonIdentity)
 				return errAuthFailed
 			}
 			return s.authenticate(mech, user, pass)
@@ -56,14 +56,20 @@ func (s *session) authenticate(mech, user, pass string) error {
 		s.log.Info("authenticated", "mech", mech, "user", acct.Address, "tls", s.isTLS())
 		return nil
 	case errors.Is(err, authn.ErrRateLimited):
-		s.reject("auth", errAuthRateLimited, "mech", mech)
+		s.refused(mech, user, authn.ReasonRateLimited)
 		return errAuthRateLimited
 	case errors.Is(err, store.ErrAuthFailed):
-		s.reject("auth", errAuthFailed, "mech", mech)
+		s.refused(mech, user, authn.ReasonPassword)
 		return errAuthFailed
 	}
 	s.log.Error("auth: check failed", "mech", mech, "err", err)
 	return errAuthTemporary
+}
+
+// refused logs the refused login in the form shared with IMAP, the web
+// and SIP (authn.Refused), for fail2ban.
+func (s *session) refused(mech, user, reason string) {
+	authn.Refused(s.log, "smtp", s.conn.RemoteAddr().String(), user, reason, "mech", mech)
 }
 
 // loginServer is the LOGIN mechanism (draft-murchison-sasl-login), which

@@ -103,6 +103,16 @@ func parseDigest(h string) (map[string]string, error) {
 	return out, nil
 }
 
+// digestUser is the username of Authorization credentials, or "" if they
+// do not parse; for the log of a refused REGISTER.
+func digestUser(header string) string {
+	p, err := parseDigest(header)
+	if err != nil {
+		return ""
+	}
+	return p["username"]
+}
+
 func md5hex(s string) string {
 	h := md5.Sum([]byte(s))
 	return hex.EncodeToString(h[:])

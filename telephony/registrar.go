@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"frontdesk/authn"
 )
 
 // handleRegister is the registrar, RFC 3261 section 10.3: digest
@@ -28,12 +30,17 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	case err != nil:
 		// Log the cause, never the credentials.
-		s.log.Info("register refused", "src", req.Source(), "err", err)
+		reason := authn.ReasonPassword
+		if errors.Is(err, errDigestMalformed) {
+			reason = authn.ReasonMalformed
+		}
+		authn.Refused(s.log, "sip", req.Source(), digestUser(authz.Value()), reason, "err", err)
 		s.respond(tx, req, 403, "Forbidden")
 		return
 	}
 	agent, err := s.agents.Agent(s.ctx, user)
 	if err != nil {
+		authn.Refused(s.log, "sip", req.Source(), user, authn.ReasonPassword, "err", err)
 		s.respond(tx, req, 403, "Forbidden")
 		return
 	}

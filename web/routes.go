@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"frontdesk/authn"
 	"frontdesk/store"
 	"frontdesk/tickets"
 )
@@ -150,6 +151,7 @@ func (s *Server) requireRole(role store.Role, h http.HandlerFunc) http.Handler {
 		if isAPI(r) && r.Header.Get("Authorization") != "" {
 			var tok *tickets.Token
 			if v, tok = s.tokenViewer(r); v == nil {
+				authn.Refused(s.log, "web", r.RemoteAddr, "", authn.ReasonToken)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="frontdesk"`)
 				s.fail(w, r, http.StatusUnauthorized, "invalid API token")
 				return

@@ -161,10 +161,12 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, authn.ErrRateLimited):
 		s.metrics.loginFailures.Add(1)
+		authn.Refused(s.log, "web", r.RemoteAddr, addr, authn.ReasonRateLimited)
 		again(http.StatusTooManyRequests, "Too many failed logins. Wait a minute and try again.")
 		return
 	case err != nil:
 		s.metrics.loginFailures.Add(1)
+		authn.Refused(s.log, "web", r.RemoteAddr, addr, authn.ReasonPassword)
 		again(http.StatusUnauthorized, "Wrong address or password.")
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"frontdesk/authn"
 	"frontdesk/store"
 )
 
@@ -202,6 +203,7 @@ func (s *Server) myPassword(w http.ResponseWriter, r *http.Request) {
 	v := viewerOf(r)
 	ctx := r.Context()
 	if _, err := s.auth.Check(ctx, remoteAddr(r), v.acct.Address, r.PostFormValue("current")); err != nil {
+		authn.Refused(s.log, "web", r.RemoteAddr, v.acct.Address, authn.ReasonOf(err), "form", "password change")
 		s.render(w, r, http.StatusForbidden, "client.html", page{Title: "Mail client settings", Nav: "me",
 			Error: "The current password is wrong.", Data: s.clientSettings(v.acct.Address)})
 		return

@@ -53,6 +53,7 @@ func serveConfig(args []string, stderr io.Writer) (config.Config, error) {
 	dns := fs.String("dns", "", "DNS server for every lookup, host:port")
 	outPort := fs.Int("outbound-port", 0, "port of remote MX hosts (25 unless testing)")
 	hostname := fs.String("hostname", "", "this server's host name")
+	logLevel := fs.String("log-level", "", "least severe log level: debug, info (default), warn, error")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to FILE until shutdown (for measuring)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -85,6 +86,7 @@ func serveConfig(args []string, stderr io.Writer) (config.Config, error) {
 	set(&cfg.Listen.SIP, *sipAddr)
 	set(&cfg.DNS, *dns)
 	set(&cfg.Hostname, *hostname)
+	set(&cfg.Log.Level, *logLevel)
 	if *outPort != 0 {
 		cfg.OutboundPort = *outPort
 	}
@@ -99,7 +101,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	level, _ := cfg.Log.SlogLevel() // checked by Validate
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
