@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -76,7 +77,7 @@ func serverFileLimit(t *testing.T, srv *server) uint64 {
 // message and imaplib logs in and finds it while they are held.
 func TestThousandIdleConnections(t *testing.T) {
 	swaks := needTool(t, "swaks")
-	raiseFileLimit(t, 4096)
+	raiseFileLimit(t, 1500)
 	srv := faultServer(t, dnstest.New(t), `
 [smtp]
 max_connections_per_ip = 600
@@ -167,5 +168,40 @@ except imaplib.IMAP4.error as e:
 			t.Fatalf("a freed slot is not given out again: %q", line)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestHTTPSlowHeaderAndLimit: a client that never finishes its request
+// header is disconnected after http.read_header_timeout (slowloris);
+// past http.max_connections_per_ip, curl gets 503 with Retry-After.
+func TestHTTPSlowHeaderAndLimit(t *testing.T) {
+	curl := needTool(t, "curl")
+	srv := confServer(t, dnstest.New(t), "[http]\nread_header_timeout = \"1s\"\nmax_connections_per_ip = 2\n")
+	addr := srv.addr("http")
+
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	slow.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := slow.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// Both slots are taken while the slow client waits.
+	out, _ := runTool(t, nil, curl, "-s", "-i", "http://"+addr+"/login")
+	if !strings.HasPrefix(out, "HTTP/1.1 503") || !strings.Contains(out, "Retry-After:") || !strings.Contains(out, "Too many connections") {
+		t.Errorf("curl over the limit:\n%s", out)
+	}
+	// The slow header is cut off: the server closes, answering at most a 408.
+	rest, err := bufio.NewReader(slow).ReadString(0)
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() || (rest != "" && !strings.Contains(rest, "408")) {
+		t.Errorf("slow header: read %q, %v; want the connection closed", rest, err)
 	}
 }
