@@ -72,6 +72,20 @@ func serverFileLimit(t *testing.T, srv *server) uint64 {
 	return 0
 }
 
+// procFigures is the server's resident memory and open files, for the log.
+func procFigures(srv *server) string {
+	pid := srv.cmd.Process.Pid
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	rss := "?"
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			rss = strings.Join(strings.Fields(line)[1:], " ")
+		}
+	}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return fmt.Sprintf("RSS %s, %d open files", rss, len(fds))
+}
+
 // TestThousandIdleConnections: 500 idle SMTP and 500 idle IMAP
 // connections held open do not keep a new client out: swaks delivers a
 // message and imaplib logs in and finds it while they are held.
@@ -88,8 +102,10 @@ login_timeout = "5m"
 	if n := serverFileLimit(t, srv); n < 1200 {
 		t.Fatalf("the server may open %d files, fewer than the connections of this test", n)
 	}
+	before := procFigures(srv)
 	holdConns(t, srv.addr("smtp"), 500, "220 ")
 	holdConns(t, srv.addr("imap"), 500, "* OK")
+	t.Logf("server before: %s; with 1,000 idle connections: %s", before, procFigures(srv))
 
 	host, port, _ := net.SplitHostPort(srv.addr("smtp"))
 	out, err := runTool(t, nil, swaks, "--server", host, "--port", port, "--from", "carol@sender.test",
