@@ -2,9 +2,12 @@ package connlimit
 
 import (
 	"bufio"
+	"crypto/tls"
 	"net"
 	"testing"
 	"time"
+
+	"frontdesk/certs"
 )
 
 // serve accepts on a limited listener and holds every admitted
@@ -82,5 +85,35 @@ func TestTotalLimit(t *testing.T) {
 	dialLine(t, addr)
 	if _, line := dialLine(t, addr); line != "421 too many\r\n" {
 		t.Errorf("over the total: %q", line)
+	}
+}
+
+// TestGoodbyeOverTLS: on an implicit-TLS port the refused client reads
+// the goodbye inside TLS, as its client library expects.
+func TestGoodbyeOverTLS(t *testing.T) {
+	conf, err := certs.SelfSigned(t.TempDir(), []string{"localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener(inner, New(0, 0), Config{TLS: conf, Goodbye: func(Refusal) string { return "* BYE Too many connections\r\n" }})
+	t.Cleanup(func() { l.Close() })
+	l.lim.mu.Lock() // one connection held already: the next is over the total
+	l.lim.total, l.lim.count = 1, 1
+	l.lim.mu.Unlock()
+	go l.Accept()
+
+	c, err := tls.Dial("tcp", inner.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if line != "* BYE Too many connections\r\n" {
+		t.Errorf("over TLS: %q, %v", line, err)
 	}
 }

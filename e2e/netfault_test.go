@@ -59,12 +59,16 @@ func TestDNSDownOrSlowDefersMail(t *testing.T) {
 
 	srv := faultServer(t, dns, conf)
 	dns.SetDelay(5 * time.Second)
+	start := time.Now()
 	out := swaksTo(t, srv, "dns slow")
+	t.Logf("DNS slow: swaks session took %v with dns_budget 2s", time.Since(start).Round(10*time.Millisecond))
 	if !strings.Contains(out, "<** 451 4.7.0 Temporary authentication failure") || !strings.Contains(out, "<-  221 ") {
 		t.Errorf("DNS slow: swaks:\n%s", out)
 	}
 	dns.Close() // down: queries are refused
+	start = time.Now()
 	out = swaksTo(t, srv, "dns down")
+	t.Logf("DNS down: swaks session took %v", time.Since(start).Round(10*time.Millisecond))
 	if !strings.Contains(out, "<** 451 4.7.0 Temporary authentication failure") || !strings.Contains(out, "<-  221 ") {
 		t.Errorf("DNS down: swaks:\n%s", out)
 	}

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"frontdesk/dnscheck"
+	"frontdesk/dnscheck/dnstest"
 )
 
 // TestMXLookupTimeoutRetried: while the resolver does not answer, the MX
@@ -33,5 +36,28 @@ func TestMXLookupTimeoutRetried(t *testing.T) {
 	}
 	if len(e.inbox()) != 0 {
 		t.Error("DSN sent for a delivered message")
+	}
+}
+
+// TestMXLookupResolverDown: with nothing listening at the resolver's
+// address, the MX lookup is refused at once; the message is deferred,
+// never bounced.
+func TestMXLookupResolverDown(t *testing.T) {
+	srv := startServer(t, "127.0.0.1", 0, nil)
+	e := newEnv(t, srv.port)
+	res, err := dnscheck.NewResolver(dnstest.DeadAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.res = res.WithTimeout(100 * time.Millisecond)
+	e.cfg.Retry = []time.Duration{50 * time.Millisecond}
+	e.start()
+	id := e.enqueue(sender, []string{"bob@b.test"}, testMessage("dns down"))
+	waitFor(t, "two deferrals", func() bool { it := e.item(id); return it != nil && it.Recipients[0].Attempts >= 2 })
+	if r := e.item(id).Recipients[0]; r.Status != StatusQueued || !strings.HasPrefix(r.LastError, "451 4.4.3 MX lookup for b.test") {
+		t.Errorf("with the resolver down: %+v", r)
+	}
+	if len(e.inbox()) != 0 {
+		t.Error("a dead resolver bounced the message")
 	}
 }
