@@ -169,14 +169,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	svc := &services{dataDir: cfg.Data, queue: q, keys: keys, spam: filter, dns: cfg.DNS, desk: desk}
 
 	auth := authn.New(st)
+	mxJudge := judge{auth: mailauth.New(resolver, cfg.Hostname).WithBudget(cfg.SMTP.DNSBudget.Duration), spam: filter,
+		log: log.With("service", "smtp"), acceptTempError: cfg.SMTP.OnDNSTempError == config.DNSTempErrorAccept}
 	mx := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.MX, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
-		ReadTimeout: cfg.SMTP.CommandTimeout.Duration,
-		Judge: judge{auth: mailauth.New(resolver, cfg.Hostname).WithBudget(cfg.SMTP.DNSBudget.Duration), spam: filter,
-			log: log.With("service", "smtp"), acceptTempError: cfg.SMTP.OnDNSTempError == config.DNSTempErrorAccept},
-		Desk: deskHook{st: st, desk: desk}, XClientHosts: xclientHosts(&cfg)})
+		Judge: mxJudge,
+		Desk:  deskHook{st: st, desk: desk}, XClientHosts: xclientHosts(&cfg), ReadTimeout: cfg.SMTP.CommandTimeout.Duration})
 	sub := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.Submission, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
-		ReadTimeout: cfg.SMTP.CommandTimeout.Duration,
-		Signer:      signer{keys: keys}, Outbound: outbound{q: q}, Desk: deskHook{st: st, desk: desk}})
+		Signer: signer{keys: keys}, Outbound: outbound{q: q}, Desk: deskHook{st: st, desk: desk}, ReadTimeout: cfg.SMTP.CommandTimeout.Duration})
 	// The index catches up with the store in the background while mail
 	// flows (derived data may lag, never lie); SEARCH checks every message
 	// until it is ready.
