@@ -23,6 +23,9 @@ type Config struct {
 	// DNS is a resolver address (host:port) used for every DNS lookup.
 	// Default: the system's resolvers.
 	DNS string `toml:"dns"`
+	// DNSTimeout bounds one DNS query to one server (each is tried
+	// twice). Default: 3s.
+	DNSTimeout Duration `toml:"dns_timeout"`
 	// OutboundPort is the port of remote MX hosts. Default: 25.
 	OutboundPort int `toml:"outbound_port"`
 	// MaxMessageSize is the largest message accepted, in bytes. Default: 50 MiB.
@@ -40,6 +43,10 @@ type Config struct {
 	Proxy Proxy `toml:"proxy"`
 	// Log configures the server's log (see Log).
 	Log Log `toml:"log"`
+	// SMTP, IMAP and HTTP set timeouts and connection limits (limits.go).
+	SMTP SMTP `toml:"smtp"`
+	IMAP IMAP `toml:"imap"`
+	HTTP HTTP `toml:"http"`
 }
 
 // Queue tunes outbound delivery.
@@ -145,12 +152,17 @@ func Load(path string) (Config, error) {
 	if und := md.Undecoded(); len(und) > 0 {
 		return c, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
 	}
-	return c, c.Validate()
+	err = c.Validate() // fills defaults: before c is copied out
+	return c, err
 }
 
 // Validate checks addresses and sizes.
 func (c *Config) Validate() error {
+	c.limitDefaults()
 	var errs []error
+	if err := c.validateLimits(); err != nil {
+		errs = append(errs, err)
+	}
 	for name, addr := range map[string]string{
 		"listen.smtp": c.Listen.SMTP, "listen.submission": c.Listen.Submission, "listen.submissions": c.Listen.Submissions,
 		"listen.imap": c.Listen.IMAP, "listen.imaps": c.Listen.IMAPS, "listen.http": c.Listen.HTTP, "listen.https": c.Listen.HTTPS,

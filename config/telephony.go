@@ -53,6 +53,9 @@ type Telephony struct {
 	Trunk *SIPTrunk `toml:"trunk"`
 	// Callbacks tunes queued callbacks.
 	Callbacks SIPCallbacks `toml:"callbacks"`
+	// TCPIdleTimeout closes a SIP-over-TCP connection silent this long.
+	// Default: 65m (an hour's registration and 5 minutes).
+	TCPIdleTimeout Duration `toml:"tcp_idle_timeout"`
 }
 
 // SIPTrunk is an ITSP's SIP proxy that customers are dialled through

@@ -51,10 +51,13 @@ func NewResolver(server string) (*Resolver, error) {
 	return r, nil
 }
 
-// WithTimeout returns a copy of r with another per-query timeout.
+// WithTimeout returns a copy of r with another per-query timeout (d <= 0
+// keeps r's).
 func (r *Resolver) WithTimeout(d time.Duration) *Resolver {
 	c := *r
-	c.timeout = d
+	if d > 0 {
+		c.timeout = d
+	}
 	return &c
 }
 

@@ -44,7 +44,19 @@ type Config struct {
 	Learner Learner
 	// Index narrows SEARCH TEXT and BODY; nil checks every message.
 	Index TextIndex
+	// LoginTimeout bounds each wait for a command before login; 0 means 1 minute.
+	LoginTimeout time.Duration
+	// Autologout is how long a logged-in client may be silent, between
+	// commands and during IDLE, before * BYE; 0 means 30 minutes
+	// (RFC 9051 §5.4's minimum; RFC 2177 clients re-IDLE every 29).
+	Autologout time.Duration
 }
+
+// Defaults of Config's timeouts.
+const (
+	DefaultLoginTimeout = time.Minute
+	DefaultAutologout   = 30 * time.Minute
+)
 
 const defaultMaxAppendSize = 50 << 20
 
@@ -77,6 +89,12 @@ func New(st *store.Store, auth *authn.Authenticator, cfg Config) *Server {
 	}
 	if cfg.MaxAppendSize <= 0 {
 		cfg.MaxAppendSize = defaultMaxAppendSize
+	}
+	if cfg.LoginTimeout <= 0 {
+		cfg.LoginTimeout = DefaultLoginTimeout
+	}
+	if cfg.Autologout <= 0 {
+		cfg.Autologout = DefaultAutologout
 	}
 	if cfg.MaxAppendSize > 1<<32-1 {
 		cfg.MaxAppendSize = 1<<32 - 1
@@ -125,6 +143,9 @@ func (s *Server) options(insecureAuth bool) *imapserver.Options {
 		Logger:       slogPrintf{s.log},
 		TLSConfig:    s.cfg.TLS,
 		InsecureAuth: insecureAuth,
+
+		LoginTimeout:      s.cfg.LoginTimeout,
+		AutologoutTimeout: s.cfg.Autologout,
 	}
 }
 

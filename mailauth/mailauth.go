@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/mail"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/emersion/go-msgauth/authres"
 
@@ -64,6 +66,7 @@ type Result struct {
 // Checker runs the checks through one resolver. Safe for concurrent use.
 type Checker struct {
 	authServID string
+	budget     time.Duration
 	spf        *spf.Checker
 	dkim       *dkim.Verifier
 	dmarc      *dmarc.Evaluator
@@ -72,7 +75,23 @@ type Checker struct {
 // New returns a Checker that names itself authServID (this server's host
 // name) in Authentication-Results.
 func New(r *dnscheck.Resolver, authServID string) *Checker {
-	return &Checker{authServID: authServID, spf: spf.NewChecker(r), dkim: dkim.NewVerifier(r), dmarc: dmarc.NewEvaluator(r)}
+	return &Checker{authServID: authServID, budget: DefaultBudget, spf: spf.NewChecker(r), dkim: dkim.NewVerifier(r), dmarc: dmarc.NewEvaluator(r)}
+}
+
+// DefaultBudget bounds all the DNS lookups of one message together: a
+// sender's SMTP client waits 10 minutes for the reply to DATA (RFC 5321
+// §4.5.3.2.6), so half a minute of lookups costs it nothing, and a dead
+// or silent resolver cannot hold a session longer than that.
+const DefaultBudget = 30 * time.Second
+
+// WithBudget returns a copy of c whose Check spends at most d on DNS for
+// one message; lookups still running then give temperror.
+func (c *Checker) WithBudget(d time.Duration) *Checker {
+	n := *c
+	if d > 0 {
+		n.budget = d
+	}
+	return &n
 }
 
 // NewWithDMARC is New with a given DMARC evaluator (for pct sampling with
@@ -84,12 +103,23 @@ func NewWithDMARC(r *dnscheck.Resolver, authServID string, e *dmarc.Evaluator) *
 }
 
 // Check judges one message. Lookups that fail temporarily give temperror
-// results, never a hang: the resolver bounds every query.
+// results, never a hang: the resolver bounds every query, and the
+// Checker's budget bounds them all together.
 func (c *Checker) Check(ctx context.Context, in Input) Result {
+	ctx, cancel := context.WithTimeout(ctx, c.budget)
+	defer cancel()
 	var res Result
-	// RFC 7208 §2.3: HELO first; a HELO fail decides (smtp.helo).
-	res.SPF = c.spf.CheckSMTP(ctx, in.IP, in.Helo, in.MailFrom)
+	// SPF and DKIM are independent: run together, a slow resolver costs
+	// the message one budget, and DKIM is not starved by SPF's lookups.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// RFC 7208 §2.3: HELO first; a HELO fail decides (smtp.helo).
+		res.SPF = c.spf.CheckSMTP(ctx, in.IP, in.Helo, in.MailFrom)
+	}()
 	res.DKIM, _ = c.dkim.Verify(ctx, in.Message)
+	wg.Wait()
 
 	fromDomain := FromDomain(in.Message)
 	dIn := dmarc.Input{FromDomain: fromDomain, SPF: res.SPF.Result, SPFDomain: res.SPF.Domain}
@@ -111,6 +141,28 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 	dmarcPart := authres.Format("", []authres.Result{res.DMARC.AuthResult()})
 	res.Header = fold("Authentication-Results: " + head + dkimResults(res.DKIM) + dmarcPart)
 	return res
+}
+
+// TempError reports whether a temporary DNS failure may have changed the
+// verdict: DMARC could not be decided, or it did not pass while SPF or a
+// DKIM signature gave temperror (the missing answer might have passed
+// it). A temperror beside a DMARC pass changes nothing.
+func (r Result) TempError() bool {
+	if r.DMARC.Result == dmarc.TempError {
+		return true
+	}
+	if r.DMARC.Result == dmarc.Pass {
+		return false
+	}
+	if r.SPF.Result == spf.TempError {
+		return true
+	}
+	for _, d := range r.DKIM {
+		if d.Status == dkim.StatusTempError {
+			return true
+		}
+	}
+	return false
 }
 
 // FromDomain returns the domain of the RFC5322.From address, lower

@@ -28,6 +28,9 @@ type Judgement struct {
 	Headers string
 	// Reject refuses the message with 550 5.7.1 and Reason.
 	Reject bool
+	// Defer refuses it for now with 451 4.7.0 and Reason: the checks
+	// could not be made (DNS failed) and the sender should retry.
+	Defer  bool
 	Reason string
 	// Mailbox names where each account's copy goes; absent means INBOX.
 	Mailbox map[uint64]string

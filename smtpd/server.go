@@ -339,6 +339,10 @@ type conn struct {
 	// readFailed is set once a read has failed (EOF included): the client
 	// is gone, so a message that "ended" since may be cut short.
 	readFailed atomic.Bool
+	// timedOut is set once a read has timed out: every later read fails
+	// at once, so go-smtp answers 421 4.4.2 and closes instead of waiting
+	// a whole timeout again after an aborted DATA.
+	timedOut atomic.Bool
 
 	mu     sync.Mutex
 	tx     int  // guarded by mu
@@ -373,6 +377,9 @@ func (s *Server) newConn(nc net.Conn) *conn {
 }
 
 func (c *conn) Read(b []byte) (int, error) {
+	if c.timedOut.Load() {
+		return 0, os.ErrDeadlineExceeded
+	}
 	c.Conn.SetReadDeadline(time.Now().Add(c.readTimeout))
 	var n int
 	var err error
@@ -383,6 +390,9 @@ func (c *conn) Read(b []byte) (int, error) {
 	}
 	if err != nil {
 		c.readFailed.Store(true)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.timedOut.Store(true)
+		}
 	}
 	return n, err
 }

@@ -235,6 +235,11 @@ func (s *session) Data(r io.Reader) error {
 	case !s.submission() && s.srv.cfg.Judge != nil:
 		judged = s.srv.cfg.Judge.Judge(s.ctx, JudgeInput{IP: remoteIP(s.conn.RemoteAddr()), Helo: s.heloName(),
 			MailFrom: s.from, Recipients: s.local, Message: data})
+		if judged.Defer {
+			rerr := reply(451, 4, 7, 0, judged.Reason)
+			s.reject("data", rerr, "id", s.id, "from", s.from, "auth", judged.Summary)
+			return rerr
+		}
 		if judged.Reject {
 			rerr := reply(550, 5, 7, 1, judged.Reason)
 			s.reject("data", rerr, "id", s.id, "from", s.from, "auth", judged.Summary)

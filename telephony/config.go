@@ -159,6 +159,10 @@ type Config struct {
 	// MediaTimeout hangs up a call that has received no RTP for this long.
 	// Default 60 s.
 	MediaTimeout time.Duration
+	// TCPIdleTimeout closes a SIP-over-TCP connection silent this long.
+	// Default RegisterMaxExpiry plus 5 minutes, so a registered agent's
+	// re-REGISTER always comes first.
+	TCPIdleTimeout time.Duration
 	// HoldInterval is how often a waiting caller hears their position.
 	// Default 20 s.
 	HoldInterval time.Duration
@@ -292,6 +296,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RegisterMaxExpiry == 0 {
 		c.RegisterMaxExpiry = time.Hour
+	}
+	if c.TCPIdleTimeout <= 0 {
+		c.TCPIdleTimeout = c.RegisterMaxExpiry + 5*time.Minute
 	}
 	if c.MediaTimeout == 0 {
 		c.MediaTimeout = 60 * time.Second

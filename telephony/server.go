@@ -228,7 +228,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}()
 	go func() {
 		defer s.wg.Done()
-		s.srv.ServeTCP(s.tcp)
+		s.srv.ServeTCP(idleListener{Listener: s.tcp, timeout: s.cfg.TCPIdleTimeout})
 	}()
 	udp, tcp := s.Addr()
 	s.log.Info("sip listening", "udp", udp, "tcp", tcp, "rtp", fmt.Sprintf("%d-%d", s.cfg.RTPPortMin, s.cfg.RTPPortMax))

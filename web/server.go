@@ -74,6 +74,8 @@ type Config struct {
 	CheckInterval time.Duration
 	// CheckTimeout bounds one DNS check of one domain. Default: 20 seconds.
 	CheckTimeout time.Duration
+	// HTTP bounds each connection of Serve (see Timeouts).
+	HTTP Timeouts
 	// SessionTTL is how long a login lasts. Default: 12 hours.
 	SessionTTL time.Duration
 	// SecureCookies marks cookies Secure even on plain HTTP requests (for a
@@ -225,9 +227,7 @@ func (s *Server) Serve(l net.Listener) error {
 	} else if link != "" {
 		s.log.Warn("no admin account yet: create the first one at this one-time link", "url", link)
 	}
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	hs := s.cfg.HTTP.HTTPServer(s, s.log)
 	s.mu.Lock()
 	s.httpSrv = hs
 	s.mu.Unlock()

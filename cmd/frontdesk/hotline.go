@@ -22,6 +22,7 @@ func telephonyConfig(cfg config.Config, st *store.Store, log *slog.Logger) (tele
 	tc := telephony.Config{
 		Addr: cfg.Listen.SIP, RTPPortMin: t.RTPPortMin, RTPPortMax: t.RTPPortMax,
 		Realm: t.Realm, DataDir: cfg.Data, Accounts: st, Logger: log,
+		TCPIdleTimeout: t.TCPIdleTimeout.Duration,
 	}
 	if t.PublicIP != "" {
 		if tc.PublicIP = net.ParseIP(t.PublicIP); tc.PublicIP == nil {

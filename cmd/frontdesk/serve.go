@@ -90,7 +90,8 @@ func serveConfig(args []string, stderr io.Writer) (config.Config, error) {
 	if *outPort != 0 {
 		cfg.OutboundPort = *outPort
 	}
-	return cfg, cfg.Validate()
+	err := cfg.Validate() // fills defaults: before cfg is copied out
+	return cfg, err
 }
 
 // serve runs every service until ctx ends (SIGTERM or SIGINT), then shuts
@@ -141,6 +142,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	resolver = resolver.WithTimeout(cfg.DNSTimeout.Duration)
+	checkFileLimit(&cfg, log)
 	keys, err := dkim.OpenKeyring(filepath.Join(cfg.Data, "keys", "dkim"))
 	if err != nil {
 		return err
@@ -169,11 +172,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	svc := &services{dataDir: cfg.Data, queue: q, keys: keys, spam: filter, dns: cfg.DNS, desk: desk}
 
 	auth := authn.New(st)
+	mxJudge := judge{auth: mailauth.New(resolver, cfg.Hostname).WithBudget(cfg.SMTP.DNSBudget.Duration), spam: filter,
+		log: log.With("service", "smtp"), acceptTempError: cfg.SMTP.OnDNSTempError == config.DNSTempErrorAccept}
 	mx := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.MX, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
-		Judge: judge{auth: mailauth.New(resolver, cfg.Hostname), spam: filter, log: log.With("service", "smtp")},
-		Desk:  deskHook{st: st, desk: desk}, XClientHosts: xclientHosts(&cfg)})
+		Judge: mxJudge,
+		Desk:  deskHook{st: st, desk: desk}, XClientHosts: xclientHosts(&cfg), ReadTimeout: cfg.SMTP.CommandTimeout.Duration})
 	sub := smtpd.New(st, auth, smtpd.Config{Mode: smtpd.Submission, Hostname: cfg.Hostname, MaxSize: cfg.MaxMessageSize, TLS: tlsConf, Logger: log, Resolver: resolver,
-		Signer: signer{keys: keys}, Outbound: outbound{q: q}, Desk: deskHook{st: st, desk: desk}})
+		Signer: signer{keys: keys}, Outbound: outbound{q: q}, Desk: deskHook{st: st, desk: desk}, ReadTimeout: cfg.SMTP.CommandTimeout.Duration})
 	// The index catches up with the store in the background while mail
 	// flows (derived data may lag, never lie); SEARCH checks every message
 	// until it is ready.
@@ -203,7 +208,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}()
 
 	imap := imapd.New(st, auth, imapd.Config{TLS: tlsConf, MaxAppendSize: cfg.MaxMessageSize, Logger: log.With("service", "imap"),
-		Learner: learner{st: st, spam: filter, log: log.With("service", "spam")}, Index: index})
+		Learner: learner{st: st, spam: filter, log: log.With("service", "spam")}, Index: index,
+		LoginTimeout: cfg.IMAP.LoginTimeout.Duration, Autologout: cfg.IMAP.Autologout.Duration})
 	// Web console, autoconfig, MTA-STS policy, /metrics (web.go).
 	var hotline web.Hotline
 	var phone web.Phone
@@ -230,7 +236,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	console := newConsole(cfg, st, auth, resolver, keys, index, consoleDesk{hotline: hotline, desk: desk, phone: phone}, log)
-	webs := &webServers{console: console, log: log.With("service", "web")}
+	webs := &webServers{console: console, log: log.With("service", "web"), timeouts: httpTimeouts(&cfg)}
 	httpServe := console.Serve
 	if acmeHTTP != nil {
 		// Port 80 answers the CA's challenges and sends people to HTTPS;
@@ -251,6 +257,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		{"http", cfg.Listen.HTTP, httpServe},
 		{"https", cfg.Listen.HTTPS, func(l net.Listener) error { return webs.serveTLS(l, tlsConf) }},
 	}
+	limits := newLimiters(&cfg)
 	var listeners []net.Listener
 	defer func() {
 		for _, l := range listeners {
@@ -268,6 +275,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 		l = proxyListener(&cfg, s.name, l, log)
+		l = limits.listener(s.name, l, tlsConf, log)
 		listeners = append(listeners, l)
 		log.Info("listening", "service", s.name, "addr", l.Addr().String())
 		wg.Add(1)

@@ -46,6 +46,7 @@ func newConsole(cfg config.Config, st *store.Store, auth *authn.Authenticator, r
 			Submissions: listenPort(cfg.Listen.Submissions),
 		},
 		Logger: log.With("service", "web"),
+		HTTP:   httpTimeouts(&cfg),
 	})
 }
 
@@ -68,8 +69,9 @@ func listenPort(addr string) int {
 // webServers runs the console on HTTPS, and on port 80 behind the ACME
 // challenge handler, beside console.Serve for plain HTTP.
 type webServers struct {
-	console *web.Server
-	log     *slog.Logger
+	console  *web.Server
+	log      *slog.Logger
+	timeouts web.Timeouts
 
 	mu      sync.Mutex
 	servers []*http.Server // guarded by mu
@@ -77,9 +79,7 @@ type webServers struct {
 }
 
 func (w *webServers) start(h http.Handler) *http.Server {
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(w.log.Handler(), slog.LevelWarn)}
+	hs := w.timeouts.HTTPServer(h, w.log)
 	w.mu.Lock()
 	w.servers = append(w.servers, hs)
 	w.mu.Unlock()

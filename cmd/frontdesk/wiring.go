@@ -22,11 +22,25 @@ type judge struct {
 	auth *mailauth.Checker
 	spam *spam.Filter
 	log  *slog.Logger
+	// acceptTempError delivers mail whose checks met a DNS failure
+	// (smtp.on_dns_temperror = "accept") instead of deferring it.
+	acceptTempError bool
 }
 
 func (j judge) Judge(ctx context.Context, in smtpd.JudgeInput) smtpd.Judgement {
 	r := j.auth.Check(ctx, mailauth.Input{IP: in.IP, Helo: in.Helo, MailFrom: in.MailFrom, Message: in.Message})
 	out := smtpd.Judgement{Headers: r.Header, Summary: r.String(), Mailbox: map[uint64]string{}, AccountHeaders: map[uint64]string{}}
+	if r.TempError() {
+		if !j.acceptTempError {
+			out.Defer = true
+			out.Reason = "Temporary authentication failure (DNS), try again later"
+			return out
+		}
+		// The failing lookup might have passed it: quarantine, never refuse.
+		if r.Action == mailauth.Reject {
+			r.Action = mailauth.Junk
+		}
+	}
 	switch r.Action {
 	case mailauth.Reject:
 		out.Reject = true

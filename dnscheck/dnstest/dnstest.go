@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -18,12 +19,15 @@ type Server struct {
 	Addr string // host:port to give to dnscheck.NewResolver
 
 	udp, tcp *dns.Server
+	quit     chan struct{} // closed by Close: delayed answers give up
+	stop     sync.Once
 
 	mu       sync.Mutex
 	records  map[string][]dns.RR // guarded by mu; key: lower-case FQDN
 	servfail map[string]bool     // guarded by mu
 	silent   map[string]bool     // guarded by mu
 	queries  int                 // guarded by mu
+	delay    time.Duration       // guarded by mu
 }
 
 // New starts a server and stops it when the test ends.
@@ -39,7 +43,8 @@ func New(t testing.TB) *Server {
 
 // Start starts a server; Close stops it.
 func Start() (*Server, error) {
-	s := &Server{records: map[string][]dns.RR{}, servfail: map[string]bool{}, silent: map[string]bool{}}
+	s := &Server{records: map[string][]dns.RR{}, servfail: map[string]bool{}, silent: map[string]bool{},
+		quit: make(chan struct{})}
 	// UDP and TCP must share a port; the TCP one may be taken, so retry.
 	var pc net.PacketConn
 	var l net.Listener
@@ -70,6 +75,7 @@ func Start() (*Server, error) {
 
 // Close stops the server.
 func (s *Server) Close() {
+	s.stop.Do(func() { close(s.quit) })
 	s.udp.Shutdown()
 	s.tcp.Shutdown()
 }
@@ -133,6 +139,37 @@ func (s *Server) Silence(name string) {
 	s.mu.Unlock()
 }
 
+// Unsilence undoes Silence and ServFail for name: it answers again.
+func (s *Server) Unsilence(name string) {
+	s.mu.Lock()
+	k := strings.ToLower(dns.Fqdn(name))
+	delete(s.silent, k)
+	delete(s.servfail, k)
+	s.mu.Unlock()
+}
+
+// SetDelay makes every answer wait d before it is sent (a slow server);
+// 0 answers at once again.
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
+}
+
+// DeadAddr returns a loopback host:port where no DNS server listens: a
+// query there is refused at once (ICMP port unreachable), as with a
+// resolver that is down.
+func DeadAddr(t testing.TB) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	return addr
+}
+
 // Queries returns how many queries were answered or dropped so far.
 func (s *Server) Queries() int {
 	s.mu.Lock()
@@ -143,6 +180,17 @@ func (s *Server) Queries() int {
 // ServeDNS answers from the records: NXDOMAIN for an unknown name,
 // an empty answer for a known name without the type asked.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	s.mu.Lock()
+	delay := s.delay
+	s.mu.Unlock()
+	if delay > 0 {
+		// Without the lock: other queries wait on their own.
+		select {
+		case <-time.After(delay):
+		case <-s.quit:
+			return
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queries++

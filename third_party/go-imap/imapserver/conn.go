@@ -174,9 +174,9 @@ func (c *Conn) serve() {
 		var readTimeout time.Duration
 		switch c.state {
 		case imap.ConnStateAuthenticated, imap.ConnStateSelected:
-			readTimeout = idleReadTimeout
+			readTimeout = c.server.options.autologoutTimeout()
 		default:
-			readTimeout = cmdReadTimeout
+			readTimeout = c.server.options.loginTimeout()
 		}
 		c.setReadTimeout(readTimeout)
 
@@ -187,9 +187,20 @@ func (c *Conn) serve() {
 		if c.state == imap.ConnStateLogout || dec.EOF() {
 			break
 		}
+		if err := dec.Err(); err != nil {
+			// Waiting for the next command failed: silence or a dead peer.
+			if isTimeout(err) {
+				c.Bye("Autologout; idle for too long")
+			}
+			break
+		}
 
 		c.setReadTimeout(cmdReadTimeout)
 		if err := c.readCommand(dec); err != nil {
+			if isTimeout(err) {
+				c.Bye("Autologout; idle for too long")
+				break
+			}
 			if !errors.Is(err, net.ErrClosed) {
 				c.server.logger().Printf("failed to read command: %v", err)
 			}
@@ -311,6 +322,10 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		}
 	}
 
+	if isTimeout(err) {
+		return err // the client is gone quiet: serve says BYE
+	}
+
 	var (
 		resp    *imap.StatusResponse
 		imapErr *imap.Error
@@ -362,6 +377,12 @@ type connLostError struct{ err error }
 
 func (e *connLostError) Error() string { return e.err.Error() }
 func (e *connLostError) Unwrap() error { return e.err }
+
+// isTimeout reports whether err is a read or write deadline passing.
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) && netErr.Timeout()
+}
 
 // isConnErr reports whether err is a failure of the connection rather than
 // of what the client sent.

@@ -49,10 +49,32 @@ type Options struct {
 	// InsecureAuth allows clients to authenticate without TLS. In this mode,
 	// the server is susceptible to man-in-the-middle attacks.
 	InsecureAuth bool
+	// LoginTimeout bounds each wait for a command before authentication.
+	// Zero means 30 seconds.
+	LoginTimeout time.Duration
+	// AutologoutTimeout is how long an authenticated client may be silent
+	// between commands and during IDLE; the server then sends BYE and
+	// closes. RFC 9051 section 5.4 requires at least 30 minutes. Zero
+	// means 35 minutes.
+	AutologoutTimeout time.Duration
 	// Raw ingress and egress data will be written to this writer, if any.
 	// Note, this may include sensitive information such as credentials used
 	// during authentication.
 	DebugWriter io.Writer
+}
+
+func (options *Options) loginTimeout() time.Duration {
+	if options.LoginTimeout > 0 {
+		return options.LoginTimeout
+	}
+	return cmdReadTimeout
+}
+
+func (options *Options) autologoutTimeout() time.Duration {
+	if options.AutologoutTimeout > 0 {
+		return options.AutologoutTimeout
+	}
+	return idleReadTimeout
 }
 
 func (options *Options) wrapReadWriter(rw io.ReadWriter) io.ReadWriter {
