@@ -74,6 +74,8 @@ func Open(dir string) (*Store, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
+	_, err := os.Stat(filepath.Join(dir, "frontdesk.db"))
+	fresh := errors.Is(err, os.ErrNotExist)
 	db, err := bolt.Open(filepath.Join(dir, "frontdesk.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
@@ -81,11 +83,23 @@ func Open(dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
+	// A newer format is refused before anything is written (format.go).
+	format, err := readFormat(db, fresh)
+	if err == nil && format > FormatVersion {
+		err = &FormatError{Dir: dir, Found: format, Known: FormatVersion}
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketDomains, bucketAccounts, bucketAddrs, bucketSettings} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if format == 0 {
+			return putFormat(tx, FormatVersion)
 		}
 		return nil
 	})
@@ -97,6 +111,12 @@ func Open(dir string) (*Store, error) {
 	// File names only need to be unique; O_EXCL catches the rare clash after
 	// a clock step backwards.
 	s.nextFile.Store(uint64(time.Now().UnixNano()))
+	if format != 0 {
+		if err := s.migrate(format); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
