@@ -85,6 +85,10 @@ func putFormat(tx *bolt.Tx, v int) error {
 // Format returns the data directory's format version.
 func (s *Store) Format() (int, error) { return readFormat(s.db, false) }
 
+// UpgradedFrom returns the format that Open migrated the data directory
+// from, or 0 when it was already at FormatVersion (or new).
+func (s *Store) UpgradedFrom() int { return s.upgradedFrom }
+
 // CheckFormat reads the format of the data directory (or backup) dir
 // without changing anything: a *FormatError when it is newer than
 // FormatVersion, and 0 for a directory with no frontdesk.db.

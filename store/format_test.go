@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -111,10 +113,18 @@ func TestOpenMigratesFormat1(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, _ := s.Format(); v != FormatVersion {
-		t.Errorf("format after Open = %d", v)
+	if v, _ := s.Format(); v != FormatVersion || s.UpgradedFrom() != 1 {
+		t.Errorf("format after Open = %d, upgraded from %d", v, s.UpgradedFrom())
 	}
 	checkMigrated(t, s, acct)
+	s.Close()
+	if s, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.UpgradedFrom() != 0 {
+		t.Errorf("opened again: upgraded from %d", s.UpgradedFrom())
+	}
 }
 
 func checkMigrated(t *testing.T, s *Store, acct *Account) {
@@ -205,4 +215,70 @@ func TestOpenRefusesNewerFormat(t *testing.T) {
 	if after, _ := os.ReadFile(filepath.Join(dir, "frontdesk.db")); !bytes.Equal(before, after) {
 		t.Error("refusing the directory changed frontdesk.db")
 	}
+}
+
+// BenchmarkMigrateFormat1 measures Open of a format 1 directory whose
+// account holds 10,000 v1 records: each message's header is read once.
+func BenchmarkMigrateFormat1(b *testing.B) {
+	const n = 10000
+	src := b.TempDir()
+	s, err := Open(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	s.AddDomain(ctx, "example.test")
+	acct, err := s.AddAccount(ctx, "bob@example.test", "password123", RoleUser)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i += 500 {
+		var batch []BatchMessage
+		for j := range 500 {
+			msg := fmt.Sprintf("From: a@b.test\r\nSubject: message %d\r\nDate: Mon, 4 Mar 2024 09:00:00 +0000\r\n\r\nbody\r\n", i+j)
+			batch = append(batch, BatchMessage{Data: []byte(msg)})
+		}
+		if _, err := s.DeliverAll(ctx, acct.ID, "INBOX", batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	a, _ := s.account(acct.ID)
+	err = a.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMailboxes).ForEach(func(k, _ []byte) error {
+			msgs := tx.Bucket(mbKey(bytesU64(k)))
+			return msgs.ForEach(func(k, v []byte) error {
+				m, err := decodeMessage(v)
+				if err != nil {
+					return err
+				}
+				m.summary = ""
+				return msgs.Put(k, encodeMessage(m))
+			})
+		})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketFormat) })
+	s.Close()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		dir := filepath.Join(b.TempDir(), "data")
+		if out, err := exec.Command("cp", "-a", src, dir).CombinedOutput(); err != nil {
+			b.Fatalf("cp: %v %s", err, out)
+		}
+		b.StartTimer()
+		s, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.UpgradedFrom() != 1 {
+			b.Fatal("not migrated")
+		}
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/n, "µs/message")
 }

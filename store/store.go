@@ -58,8 +58,9 @@ type Store struct {
 	db   *bolt.DB
 	feed feed
 
-	nextFile atomic.Uint64
-	logins   loginCache
+	nextFile     atomic.Uint64
+	upgradedFrom int // the format Open migrated from; 0 if none
+	logins       loginCache
 
 	mu       sync.Mutex
 	accounts map[uint64]*account // guarded by mu
@@ -111,11 +112,12 @@ func Open(dir string) (*Store, error) {
 	// File names only need to be unique; O_EXCL catches the rare clash after
 	// a clock step backwards.
 	s.nextFile.Store(uint64(time.Now().UnixNano()))
-	if format != 0 {
+	if format != 0 && format < FormatVersion {
 		if err := s.migrate(format); err != nil {
 			s.Close()
 			return nil, err
 		}
+		s.upgradedFrom = format
 	}
 	return s, nil
 }
