@@ -135,7 +135,7 @@ func backupInto(ctx context.Context, e *adminEnv, args []string) error {
 		name string
 		run  func() error
 	}{
-		{"store", func() error { return e.store.Backup(tmp) }},
+		{"store", func() error { return e.store.BackupContext(ctx, tmp) }},
 		{"queue", func() error {
 			q, err := e.svc.Queue(e)
 			if err != nil {
