@@ -241,6 +241,22 @@ func TestBackupWhileMailFlows(t *testing.T) {
 	if before == 0 || during == 0 || len(load.flagged) == 0 || len(load.moved) == 0 {
 		t.Errorf("the load did not overlap the backup: %d before, %d during, %d flagged, %d moved", before, during, len(load.flagged), len(load.moved))
 	}
+	// Every database that is not a derived index is in the backup.
+	filepath.WalkDir(srv.data, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(srv.data, path)
+		if d.IsDir() && (rel == "index" || rel == filepath.Join("tickets", "index")) {
+			return filepath.SkipDir
+		}
+		if strings.HasSuffix(rel, ".db") {
+			if _, err := os.Stat(filepath.Join(backup, rel)); err != nil {
+				t.Errorf("the backup lacks %s", rel)
+			}
+		}
+		return nil
+	})
 	srv.stop()
 
 	restored := filepath.Join(t.TempDir(), "restored")
