@@ -14,10 +14,15 @@ import (
 )
 
 // FormatVersion is the version of the data directory's layout that this
-// Frontdesk writes. One number covers the whole directory (frontdesk.db,
-// accounts/, msg/, and the parts other packages keep beside them: queue/,
-// spam/, telephony.db, tickets/, index/, keys/, recordings/); it is kept in
-// frontdesk.db, which every backup carries.
+// Frontdesk writes. One number covers the whole directory: the store's
+// frontdesk.db, accounts/<id>.db and msg/, and what other packages keep
+// beside them (the bbolt files queue/queue.db, spam/global.db,
+// spam/<id>.db, telephony.db, tickets/tickets.db, tickets/route.db; the
+// derived indexes index/ and tickets/index/; queue/msg/, keys/, tls/,
+// recordings/, prompts/). It is kept in frontdesk.db (bucket "format", key
+// "version", decimal), which every backup carries, and is checked before
+// any part is opened. A change to any part's layout takes the next number
+// and a step in migrations.
 //
 //	1  the layout before the number was kept (a frontdesk.db without it).
 //	   Account databases may lack the subscriptions bucket and the change
