@@ -90,7 +90,7 @@ func remoteAdmin(ctx context.Context, conn net.Conn, args []string, stdin io.Rea
 	var resp controlResponse
 	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
 		if ctx.Err() != nil {
-			return exitCode(fmt.Errorf("%s: interrupted", joinWords(args, 2)), stderr)
+			return exitCode(fmt.Errorf("%s: interrupted", strings.TrimSuffix(joinWords(args, 2), " into")), stderr)
 		}
 		return exitCode(fmt.Errorf("control socket: no answer from the server: %w", err), stderr)
 	}
