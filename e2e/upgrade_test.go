@@ -164,6 +164,10 @@ func TestUpgradeFromFormat1(t *testing.T) {
 		}
 	}
 
+	if out := mustFrontdesk(t, "Subject: hello\r\n\r\nThe minutes of the meeting.\r\n", "spam", "classify", "--data", data); !strings.Contains(out, "ham") && !strings.Contains(out, "unsure") && !strings.Contains(out, "spam") {
+		t.Errorf("spam classify after the upgrade: %q", out)
+	}
+
 	// New mail continues the old UIDs.
 	if err := sendPlain(srv.addr("smtp"), "From: carol@outside.test\r\nTo: alice@example.test\r\nSubject: after\r\nMessage-Id: <after@outside.test>\r\n\r\nnew\r\n"); err != nil {
 		t.Fatal(err)
