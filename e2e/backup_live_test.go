@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"frontdesk/dnscheck/dnstest"
+	"frontdesk/store"
 )
 
 // liveLoad is mail flowing into alice's mailbox while a backup runs:
@@ -284,6 +286,12 @@ func TestBackupWhileMailFlows(t *testing.T) {
 		parent, ended.Sub(started).Round(time.Millisecond), before, during, len(load.flagged), len(load.moved), out)
 	if before == 0 || during+later == 0 || len(load.flagged) == 0 || len(load.moved) == 0 {
 		t.Errorf("the load did not overlap the backup: %d before, %d during, %d flagged, %d moved", before, during, len(load.flagged), len(load.moved))
+	}
+	var manifest struct {
+		DataFormat int `json:"data_format"`
+	}
+	if b, err := os.ReadFile(filepath.Join(backup, "frontdesk-backup.json")); err != nil || json.Unmarshal(b, &manifest) != nil || manifest.DataFormat != store.FormatVersion {
+		t.Errorf("backup manifest: data_format %d (%v), want %d", manifest.DataFormat, err, store.FormatVersion)
 	}
 	// Every database that is not a derived index is in the backup.
 	filepath.WalkDir(srv.data, func(path string, d os.DirEntry, err error) error {
