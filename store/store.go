@@ -68,7 +68,9 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the store in dir. Only one process may
-// hold a data directory; a second Open fails fast instead of waiting.
+// hold a data directory; a second Open fails fast instead of waiting. A
+// directory of an older format is migrated first; one of a newer format is
+// refused with a *FormatError (format.go).
 func Open(dir string) (*Store, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "accounts"), filepath.Join(dir, "msg")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
