@@ -185,6 +185,43 @@ func TestUpgradeFromFormat1(t *testing.T) {
 	}
 }
 
+// TestRestoreFormat1Backup: a backup taken by a release of format 1
+// restores with this one, and the server started on it migrates it and
+// shows alice her mail as it was.
+func TestRestoreFormat1Backup(t *testing.T) {
+	needTool(t, "python3")
+	dir := t.TempDir()
+	untar(t, filepath.Join("testdata", "format1-backup.tar.gz"), dir)
+	data := filepath.Join(dir, "restored")
+	mustFrontdesk(t, "", "restore", filepath.Join(dir, "backup"), "--data", data)
+	var want imapState
+	b, err := os.ReadFile(filepath.Join("testdata", "format1-data.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, data)
+	if !strings.Contains(srv.Log(), "data directory upgraded") {
+		t.Errorf("serve did not log the upgrade:\n%s", srv.Log())
+	}
+	out, err := python(t, imapStateScript, srv.addr("imap"), "alice@example.test", "alice password 1", "release mail 2")
+	if err != nil {
+		t.Fatalf("imaplib: %v\n%s", err, out)
+	}
+	var got imapState
+	if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("mailboxes after restoring the old backup:\n%+v\nwant:\n%+v", got, want)
+	}
+	if out := mustFrontdesk(t, "", "tickets", "list", "--data", data); !strings.Contains(out, "Printer on fire") {
+		t.Errorf("tickets after restoring the old backup:\n%s", out)
+	}
+}
+
 // TestNewerFormatRefused: serve, the admin commands and restore refuse a
 // data directory (or backup) of a newer format with one clear line and a
 // non-zero exit, and change nothing in it.

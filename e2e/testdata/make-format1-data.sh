@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Makes format1-data.tar.gz: a data directory as a frontdesk release of
-# data format 1 (no format marker) leaves it, for TestUpgradeFromFormat1.
+# data format 1 (no format marker) leaves it, format1-data.json: what IMAP
+# showed of it, and format1-backup.tar.gz: that release's backup of it; for
+# TestUpgradeFromFormat1 and TestRestoreFormat1Backup.
 #
 #   bash e2e/testdata/make-format1-data.sh /path/to/old/frontdesk
 #
@@ -97,4 +99,7 @@ find "$data" -name '*.db' | while read -r db; do
 	chmod 600 "$db"
 done
 tar -C "$work" -czf "$out" data
-ls -l "$out"
+# And a backup of it taken by the same release, for the restore.
+"$bin" backup "$work/backup" --data "$data" >/dev/null
+tar -C "$work" -czf "$(dirname "$out")/format1-backup.tar.gz" backup
+ls -l "$out" "$(dirname "$out")/format1-backup.tar.gz"
