@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +30,14 @@ import (
 //
 // dir must be empty or not exist.
 func (s *Store) Backup(dir string) error {
-	return s.backup(dir, newFileCopier())
+	return s.BackupContext(context.Background(), dir)
+}
+
+// BackupContext is Backup that stops, with ctx's error, when ctx ends.
+func (s *Store) BackupContext(ctx context.Context, dir string) error {
+	c := newFileCopier()
+	c.ctx = ctx
+	return s.backup(dir, c)
 }
 
 func (s *Store) backup(dir string, c *fileCopier) error {
@@ -136,6 +144,7 @@ func writeBolt(tx *bolt.Tx, path string) error {
 // an inode in the source share one in the backup, so a message copied
 // between mailboxes takes its space once.
 type fileCopier struct {
+	ctx     context.Context     // nil: never ends
 	copying bool                // a link failed: copy from now on
 	copies  map[fileKey]string  // source inode → its copy in the backup
 	dirs    map[string]struct{} // directories made, fsynced at the end
@@ -161,6 +170,9 @@ func (c *fileCopier) mkdir(dir string) error {
 // put gives the file src the name dst. An error wrapping os.ErrNotExist
 // means src is gone.
 func (c *fileCopier) put(src, dst string) error {
+	if c.ctx != nil && c.ctx.Err() != nil {
+		return c.ctx.Err()
+	}
 	if err := c.mkdir(filepath.Dir(dst)); err != nil {
 		return err
 	}

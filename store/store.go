@@ -58,8 +58,9 @@ type Store struct {
 	db   *bolt.DB
 	feed feed
 
-	nextFile atomic.Uint64
-	logins   loginCache
+	nextFile     atomic.Uint64
+	upgradedFrom int // the format Open migrated from; 0 if none
+	logins       loginCache
 
 	mu       sync.Mutex
 	accounts map[uint64]*account // guarded by mu
@@ -67,13 +68,17 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the store in dir. Only one process may
-// hold a data directory; a second Open fails fast instead of waiting.
+// hold a data directory; a second Open fails fast instead of waiting. A
+// directory of an older format is migrated first; one of a newer format is
+// refused with a *FormatError (format.go).
 func Open(dir string) (*Store, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "accounts"), filepath.Join(dir, "msg")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
+	_, err := os.Stat(filepath.Join(dir, "frontdesk.db"))
+	fresh := errors.Is(err, os.ErrNotExist)
 	db, err := bolt.Open(filepath.Join(dir, "frontdesk.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
@@ -81,11 +86,23 @@ func Open(dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
+	// A newer format is refused before anything is written (format.go).
+	format, err := readFormat(db, fresh)
+	if err == nil && format > FormatVersion {
+		err = &FormatError{Dir: dir, Found: format, Known: FormatVersion}
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketDomains, bucketAccounts, bucketAddrs, bucketSettings} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if format == 0 {
+			return putFormat(tx, FormatVersion)
 		}
 		return nil
 	})
@@ -97,6 +114,13 @@ func Open(dir string) (*Store, error) {
 	// File names only need to be unique; O_EXCL catches the rare clash after
 	// a clock step backwards.
 	s.nextFile.Store(uint64(time.Now().UnixNano()))
+	if format != 0 && format < FormatVersion {
+		if err := s.migrate(format); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.upgradedFrom = format
+	}
 	return s, nil
 }
 

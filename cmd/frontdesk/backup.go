@@ -21,6 +21,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"frontdesk/durable"
+	"frontdesk/store"
 )
 
 // A backup is a directory laid out as the data directory, with
@@ -47,8 +48,11 @@ type backupManifest struct {
 	Created  time.Time `json:"created"`
 	Hostname string    `json:"hostname"`
 	Data     string    `json:"data"` // the data directory it was taken of
-	Files    int       `json:"files"`
-	Bytes    int64     `json:"bytes"`
+	// DataFormat is the data directory's format (store.FormatVersion of
+	// the Frontdesk that took it); restore refuses a newer one.
+	DataFormat int   `json:"data_format"`
+	Files      int   `json:"files"`
+	Bytes      int64 `json:"bytes"`
 }
 
 // dataEntries are the entries of a data directory that a backup knows.
@@ -131,7 +135,7 @@ func backupInto(ctx context.Context, e *adminEnv, args []string) error {
 		name string
 		run  func() error
 	}{
-		{"store", func() error { return e.store.Backup(tmp) }},
+		{"store", func() error { return e.store.BackupContext(ctx, tmp) }},
 		{"queue", func() error {
 			q, err := e.svc.Queue(e)
 			if err != nil {
@@ -219,7 +223,11 @@ func backupInto(ctx context.Context, e *adminEnv, args []string) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	host, _ := os.Hostname()
-	m := backupManifest{Format: backupFormat, Created: start.UTC(), Hostname: host, Data: data, Files: sum.files, Bytes: sum.bytes}
+	dataFormat, err := e.store.Format()
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	m := backupManifest{Format: backupFormat, Created: start.UTC(), Hostname: host, Data: data, DataFormat: dataFormat, Files: sum.files, Bytes: sum.bytes}
 	mb, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -473,6 +481,11 @@ func readManifest(dir string) (*backupManifest, error) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "frontdesk.db")); err != nil {
 		return nil, fmt.Errorf("restore: %s has a manifest but no frontdesk.db", dir)
+	}
+	// An older format is migrated when the restored directory is opened;
+	// a newer one would be refused only then, after the copy.
+	if _, err := store.CheckFormat(dir); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
 	}
 	return &m, nil
 }

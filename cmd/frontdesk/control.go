@@ -37,6 +37,13 @@ const socketName = "frontdesk.sock"
 // maxControlStdin bounds what a command may send as standard input.
 const maxControlStdin = 1 << 20
 
+// controlTimeout bounds one admin command over the control socket. A
+// backup has no bound: copying a large data directory to another disk
+// takes as long as it takes, and it ends when its client goes away.
+var controlTimeout = 5 * time.Minute
+
+func unbounded(args []string) bool { return joinWords(args, 2) == "backup into" }
+
 // runAdmin runs an admin command in the running server, or here.
 func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	dataDir, args, err := takeDataFlag(args)
@@ -47,7 +54,11 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	conn, err := net.DialTimeout("unix", sock, 2*time.Second)
 	if err == nil {
 		defer conn.Close()
-		return remoteAdmin(conn, args, stdin, stdout, stderr)
+		// Ctrl-C ends the command in the server too: it sees the
+		// connection close.
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		defer stop()
+		return remoteAdmin(ctx, conn, args, stdin, stdout, stderr)
 	}
 	st, err := store.Open(dataDir)
 	if err != nil {
@@ -59,7 +70,7 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return execAdmin(ctx, st, svc, args, stdin, stdout, stderr)
 }
 
-func remoteAdmin(conn net.Conn, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func remoteAdmin(ctx context.Context, conn net.Conn, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	req := controlRequest{Args: args}
 	// Only commands that read standard input get it, so an admin's
 	// terminal is never swallowed.
@@ -70,12 +81,17 @@ func remoteAdmin(conn net.Conn, args []string, stdin io.Reader, stdout, stderr i
 		}
 		req.Stdin = b
 	}
-	conn.SetDeadline(time.Now().Add(5 * time.Minute))
+	if !unbounded(args) {
+		conn.SetDeadline(time.Now().Add(controlTimeout))
+	}
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
 		return exitCode(fmt.Errorf("control socket: %w", err), stderr)
 	}
 	var resp controlResponse
 	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
+		if ctx.Err() != nil {
+			return exitCode(fmt.Errorf("%s: interrupted", strings.TrimSuffix(joinWords(args, 2), " into")), stderr)
+		}
 		return exitCode(fmt.Errorf("control socket: no answer from the server: %w", err), stderr)
 	}
 	stdout.Write(resp.Stdout)
@@ -172,17 +188,29 @@ func (c *controlServer) handle(conn net.Conn) {
 			c.log.Error("control command panicked", "panic", r)
 		}
 	}()
-	conn.SetDeadline(time.Now().Add(5 * time.Minute))
+	conn.SetDeadline(time.Now().Add(time.Minute))
 	var req controlRequest
 	if err := json.NewDecoder(io.LimitReader(conn, 2*maxControlStdin)).Decode(&req); err != nil {
 		c.log.Warn("control socket: bad request", "err", err)
 		return
 	}
 	var stdout, stderr bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
+	conn.SetDeadline(time.Now().Add(controlTimeout))
+	if unbounded(req.Args) {
+		cancel()
+		ctx, cancel = context.WithCancel(context.Background())
+		conn.SetDeadline(time.Time{})
+		// The client sends nothing more: a read ends when it hangs up.
+		go func() {
+			conn.Read(make([]byte, 1))
+			cancel()
+		}()
+	}
 	defer cancel()
 	code := execAdmin(ctx, c.store, c.svc, req.Args, bytes.NewReader(req.Stdin), &stdout, &stderr)
 	c.log.Info("admin command", "cmd", joinWords(req.Args, 2), "code", code)
+	conn.SetWriteDeadline(time.Now().Add(time.Minute))
 	json.NewEncoder(conn).Encode(controlResponse{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Code: code})
 }
 

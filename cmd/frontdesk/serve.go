@@ -115,11 +115,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
-	st, err := store.Open(cfg.Data)
+	st, err := store.Open(cfg.Data) // migrates an older format, refuses a newer
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if from := st.UpgradedFrom(); from != 0 {
+		log.Info("data directory upgraded", "data", cfg.Data, "from", from, "to", store.FormatVersion)
+	}
 	if err := rememberServer(ctx, st, cfg.Hostname, cfg.DNS); err != nil {
 		return err
 	}
