@@ -38,6 +38,7 @@ import (
 // Errors callers match with errors.Is.
 var (
 	ErrNotFound   = errors.New("not found")
+	ErrInUse      = errors.New("is in use by another process")
 	ErrExists     = errors.New("already exists")
 	ErrAuthFailed = errors.New("authentication failed")
 	ErrInvalid    = errors.New("invalid")
@@ -82,7 +83,7 @@ func Open(dir string) (*Store, error) {
 	db, err := bolt.Open(filepath.Join(dir, "frontdesk.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("store: %s is in use by another process", dir)
+			return nil, fmt.Errorf("store: %s %w", dir, ErrInUse)
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}

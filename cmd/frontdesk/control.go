@@ -42,6 +42,10 @@ const maxControlStdin = 1 << 20
 // takes as long as it takes, and it ends when its client goes away.
 var controlTimeout = 5 * time.Minute
 
+// controlStartWait is how long an admin command waits for the control
+// socket of a server that holds the data directory but is still starting.
+const controlStartWait = 30 * time.Second
+
 func unbounded(args []string) bool { return joinWords(args, 2) == "backup into" }
 
 // runAdmin runs an admin command in the running server, or here.
@@ -51,8 +55,7 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitCode(err, stderr)
 	}
 	sock := filepath.Join(dataDir, socketName)
-	conn, err := net.DialTimeout("unix", sock, 2*time.Second)
-	if err == nil {
+	remote := func(conn net.Conn) int {
 		defer conn.Close()
 		// Ctrl-C ends the command in the server too: it sees the
 		// connection close.
@@ -60,7 +63,19 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		defer stop()
 		return remoteAdmin(ctx, conn, args, stdin, stdout, stderr)
 	}
+	if conn, err := net.DialTimeout("unix", sock, 2*time.Second); err == nil {
+		return remote(conn)
+	}
 	st, err := store.Open(dataDir)
+	if errors.Is(err, store.ErrInUse) {
+		// A server holds the directory and is still starting: its
+		// socket comes up once everything is open.
+		for deadline := time.Now().Add(controlStartWait); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(100 * time.Millisecond) {
+			if conn, derr := net.DialTimeout("unix", sock, 2*time.Second); derr == nil {
+				return remote(conn)
+			}
+		}
+	}
 	if err != nil {
 		return exitCode(err, stderr)
 	}
