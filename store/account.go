@@ -221,6 +221,9 @@ func (a *account) update(fn func(tx *bolt.Tx) ([]Change, error)) error {
 	err := a.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		changes, err = fn(tx)
+		if err == nil {
+			fault("store.commit")
+		}
 		return err
 	})
 	if err != nil {

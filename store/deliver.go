@@ -116,6 +116,7 @@ func (a *account) writeFile(data []byte) (string, error) {
 		}
 		_, err = f.Write(data)
 		if err == nil {
+			fault("store.file")
 			err = f.Sync()
 		}
 		if cerr := f.Close(); err == nil {
@@ -159,6 +160,7 @@ func (a *account) newFile(create func(path string) error) (string, error) {
 }
 
 func syncDir(dir string) error {
+	fault("store.dir")
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

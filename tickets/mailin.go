@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"frontdesk/durable"
 	"frontdesk/search"
 
 	bolt "go.etcd.io/bbolt"
@@ -203,6 +204,7 @@ func (d *Desk) IngestMail(ctx context.Context, in MailIn) (MailResult, error) {
 	var ack bool
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		res, t, contact, ack = MailResult{}, nil, nil, false
+		durable.Fault("tickets.commit")
 		if p.msgID != "" {
 			if v := tx.Bucket(bucketMsgIDs).Get([]byte(p.msgID)); v != nil {
 				n := binary.BigEndian.Uint64(v)

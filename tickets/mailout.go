@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"frontdesk/durable"
 )
 
 // Templates are the texts of the desk's mail, as Go text/template. Each
@@ -216,6 +218,7 @@ func (d *Desk) acknowledge(ctx context.Context, t *Ticket, c *Contact, p parsed)
 func (d *Desk) recordOut(n uint64, e *Entry, response bool) error {
 	var t *Ticket
 	err := d.db.Update(func(tx *bolt.Tx) error {
+		durable.Fault("tickets.commit")
 		var err error
 		if t, err = getTicket(tx, n); err != nil {
 			return err
