@@ -387,6 +387,9 @@ func (s *Server) storeCall(r *CallRecord) error {
 			defer recoverLog(s.log, "OnRecord")
 			s.cfg.OnRecord(*r)
 		}()
+		if err := s.db.fed(r.Seq); err != nil {
+			s.log.Warn("call record handed on but not marked so; it is handed on again at the next start", "call", r.ID, "err", err)
+		}
 	}
 	return nil
 }
