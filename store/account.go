@@ -80,6 +80,8 @@ func (s *Store) account(id uint64) (*account, error) {
 		db.Close()
 		return nil, err
 	}
+	// Best effort: an orphan only costs disk space.
+	a.removeOrphans()
 	go a.commitLoop()
 	s.accounts[id] = a
 	return a, nil
