@@ -209,6 +209,7 @@ func (r *faultRig) check(t *testing.T, data string, round faultRound) {
 		"fault-m4@outside.test": faultMsg("m4", "Dave <dave@remote.test>", "help@example.test"),
 	}
 	found := map[string][]string{} // Message-ID → mailboxes
+	total := 0
 	for _, who := range [][2]string{{"alice@example.test", alicePass}, {"help@example.test", "help desk password"}} {
 		c := imapLogin(t, srv.addr("imap"), who[0], who[1], "")
 		boxes, err := c.List("", "*", nil).Collect()
@@ -230,6 +231,7 @@ func (r *faultRig) check(t *testing.T, data string, round faultRound) {
 			if err != nil {
 				t.Fatalf("FETCH %s: %v", mb.Mailbox, err)
 			}
+			total += len(msgs)
 			for _, m := range msgs {
 				body := string(bodyBelowTrace(m.FindBodySection(bs)))
 				id := strings.Trim(strings.TrimSpace(strings.TrimPrefix(headerValue(body, "Message-ID"), "Message-ID:")), "<>")
@@ -263,9 +265,24 @@ func (r *faultRig) check(t *testing.T, data string, round faultRound) {
 	}
 
 	// The submission, in the queue.
-	queued := strings.Count(mustFrontdesk(t, "", "queue", "list", "--data", data), "bob@remote.test")
+	queue := mustFrontdesk(t, "", "queue", "list", "--data", data)
+	queued := strings.Count(queue, "bob@remote.test")
 	if queued > 1 || acked["submit"] && queued != 1 {
 		t.Errorf("the submission to bob@remote.test is queued %d times", queued)
+	}
+	// Nothing half-written stays behind: one file per message (the two
+	// accounts open by now), one per queued item.
+	if files := countFiles(t, filepath.Join(data, "msg")); files != total {
+		t.Errorf("%d message files for %d messages: a crash left files behind", files, total)
+	}
+	ids := map[string]bool{}
+	for _, line := range strings.Split(queue, "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 0 {
+			ids[f[0]] = true
+		}
+	}
+	if files := countFiles(t, filepath.Join(data, "queue", "msg")); files != len(ids) {
+		t.Errorf("%d queue files for %d queued items:\n%s", files, len(ids), queue)
 	}
 	// The support mail, on a ticket.
 	tickets := mustFrontdesk(t, "", "tickets", "list", "--status", "all", "--data", data)
@@ -288,6 +305,21 @@ func (r *faultRig) check(t *testing.T, data string, round faultRound) {
 	// It serves again.
 	deliver(t, srv.addr("smtp"), "after the crash")
 	waitMail(t, srv.addr("imap"), "alice@example.test", alicePass, "INBOX", "after the crash")
+}
+
+// countFiles counts the regular files under dir.
+func countFiles(t *testing.T, dir string) int {
+	n := 0
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestCrashEverywhere kills the server (SIGKILL from inside, through the
