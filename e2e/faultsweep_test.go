@@ -284,10 +284,13 @@ func (r *faultRig) check(t *testing.T, data string, round faultRound) {
 	if files := countFiles(t, filepath.Join(data, "queue", "msg")); files != len(ids) {
 		t.Errorf("%d queue files for %d queued items:\n%s", files, len(ids), queue)
 	}
-	// The support mail, on a ticket.
+	// The support mail, on a ticket, acknowledged to its sender.
 	tickets := mustFrontdesk(t, "", "tickets", "list", "--status", "all", "--data", data)
 	if n := strings.Count(tickets, "fault-m4"); n > 1 || acked["ticket"] && n != 1 {
 		t.Errorf("the support mail is on %d tickets:\n%s", n, tickets)
+	}
+	if n := strings.Count(queue, "dave@remote.test"); n > 1 || acked["ticket"] && n != 1 {
+		t.Errorf("the support mail's acknowledgement is queued %d times:\n%s", n, queue)
 	}
 	// The call, in the call records and on a ticket.
 	calls := mustFrontdesk(t, "", "calls", "list", "--data", data)
@@ -305,6 +308,24 @@ func (r *faultRig) check(t *testing.T, data string, round faultRound) {
 	// It serves again.
 	deliver(t, srv.addr("smtp"), "after the crash")
 	waitMail(t, srv.addr("imap"), "alice@example.test", alicePass, "INBOX", "after the crash")
+	if !acked["ticket"] {
+		// The sender's server retries what got no 250: the mail is on
+		// one ticket and its sender acknowledged (twice at worst, when
+		// the crash fell between queueing the acknowledgement and
+		// noting it).
+		if out, err := python(t, sendPy, srv.addr("smtp"), "dave@remote.test", "help@example.test",
+			faultMsg("m4", "Dave <dave@remote.test>", "help@example.test")); err != nil || !strings.Contains(out, "sent") {
+			t.Fatalf("retry of the support mail: %v\n%s", err, out)
+		}
+		tickets := mustFrontdesk(t, "", "tickets", "list", "--status", "all", "--data", data)
+		if n := strings.Count(tickets, "fault-m4"); n != 1 {
+			t.Errorf("after the retry the support mail is on %d tickets:\n%s", n, tickets)
+		}
+		queue := mustFrontdesk(t, "", "queue", "list", "--data", data)
+		if n := strings.Count(queue, "dave@remote.test"); n < 1 || n > 2 {
+			t.Errorf("after the retry the acknowledgement is queued %d times:\n%s", n, queue)
+		}
+	}
 }
 
 // countFiles counts the regular files under dir.
