@@ -399,11 +399,15 @@ func TestCrashEverywhere(t *testing.T) {
 }
 
 // faultSample picks the Ns to kill at: every write of a round while they
-// are few, a stride beyond (FRONTDESK_FAULT_EVERY=1 sweeps them all).
+// are at most FRONTDESK_FAULT_ROUNDS (default 30; 0: no limit), else an
+// even stride over all of them.
 func faultSample(total int) []int {
-	const budget = 30
+	budget := 30
+	if v, err := strconv.Atoi(os.Getenv("FRONTDESK_FAULT_ROUNDS")); err == nil && v >= 0 {
+		budget = v
+	}
 	stride := 1
-	if total > budget && os.Getenv("FRONTDESK_FAULT_EVERY") == "" {
+	if budget > 0 && total > budget {
 		stride = (total + budget - 1) / budget
 	}
 	var out []int
