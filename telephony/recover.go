@@ -67,7 +67,9 @@ func (s *Server) recoverCalls() error {
 			if r.End.IsZero() {
 				r.End = r.Start // when it ended is unknown: claim no duration
 			}
-			if err := addCallTx(tx, r, s.db.feeds); err != nil {
+			// Marked for OnRecord even when this opening has none (the
+			// CLI reading records offline): the next serve hands it on.
+			if err := addCallTx(tx, r, true); err != nil {
 				return err
 			}
 		}
@@ -75,6 +77,9 @@ func (s *Server) recoverCalls() error {
 			if err := live.Delete(k); err != nil {
 				return err
 			}
+		}
+		if s.cfg.OnRecord == nil {
+			return nil
 		}
 		calls := tx.Bucket(bucketCalls)
 		return tx.Bucket(bucketUnfed).ForEach(func(k, _ []byte) error {
@@ -95,9 +100,7 @@ func (s *Server) recoverCalls() error {
 		s.log.Warn("call cut off by a server stop, recorded as interrupted", "call", r.ID, "caller", r.Caller, "start", r.Start.Format(time.RFC3339))
 	}
 	for _, r := range unfed {
-		if s.cfg.OnRecord != nil {
-			s.cfg.OnRecord(r)
-		}
+		s.cfg.OnRecord(r)
 		if err := s.db.fed(r.Seq); err != nil {
 			return err
 		}

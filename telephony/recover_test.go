@@ -31,6 +31,18 @@ func TestRecordsOutliveACrash(t *testing.T) {
 	}
 	s.db.close()
 
+	// The CLI reading records while no server runs has no OnRecord: it
+	// sees the interrupted call and leaves both for the next serve.
+	offline := cfg
+	offline.OnRecord = nil
+	if s, err = New(offline); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := s.Calls(context.Background()); err != nil || len(recs) != 2 {
+		t.Fatalf("offline: records %+v, %v", recs, err)
+	}
+	s.Close()
+
 	for round := range 2 {
 		s, err := New(cfg)
 		if err != nil {
