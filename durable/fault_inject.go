@@ -19,8 +19,8 @@ import (
 //	FRONTDESK_FAULT_POINT=NAME  count only the points named NAME or NAME.*
 //	FRONTDESK_FAULT_LOG=1       print every counted point to stderr
 //
-// Point names: store.file, store.dir, store.commit, durable.file,
-// durable.dir, queue.commit, tickets.commit, calls.commit.
+// Point names: store.file, store.dir, store.commit, store.remove,
+// durable.file, durable.dir, queue.commit, tickets.commit, calls.commit.
 var fault = struct {
 	sync.Mutex
 	at     int
