@@ -13,6 +13,7 @@ import (
 
 // SyncDir makes the entries created, renamed or removed in dir durable.
 func SyncDir(dir string) error {
+	Fault("durable.dir")
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -31,6 +32,7 @@ func Create(path string, perm os.FileMode, fill func(w io.Writer) error) error {
 	}
 	err = fill(f)
 	if err == nil {
+		Fault("durable.file")
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -71,6 +73,7 @@ func WriteFile(path string, perm os.FileMode, data []byte) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return err
 	}
+	Fault("durable.file")
 	if err = f.Sync(); err != nil {
 		return err
 	}

@@ -90,11 +90,21 @@ func startServer(t testing.TB, data string, extra ...string) *server {
 // startServerDNS starts a server named hostname that resolves through dns.
 func startServerDNS(t testing.TB, data string, dns *dnstest.Server, hostname string, extra ...string) *server {
 	t.Helper()
+	return startServerBin(t, binary, nil, data, dns, hostname, extra...)
+}
+
+// startServerBin is startServerDNS with another build of frontdesk and
+// extra environment variables (NAME=value).
+func startServerBin(t testing.TB, bin string, env []string, data string, dns *dnstest.Server, hostname string, extra ...string) *server {
+	t.Helper()
 	args := append([]string{"serve", "--data", data, "--hostname", hostname, "--dns", dns.Addr,
 		"--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0", "--imap", "127.0.0.1:0",
 		"--http", "127.0.0.1:0", "--sip", "127.0.0.1:0"}, extra...)
 	s := &server{t: t, data: data, dns: dns, addrs: map[string]string{}, done: make(chan struct{})}
-	s.cmd = exec.Command(binary, args...)
+	s.cmd = exec.Command(bin, args...)
+	if env != nil {
+		s.cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

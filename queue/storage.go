@@ -128,6 +128,7 @@ func (q *Queue) store(it *Item, data []byte) error {
 	// Batch groups concurrent Enqueues into one fsync of the database
 	// (DESIGN.md: group commit, not weaker durability).
 	err = q.db.Batch(func(tx *bolt.Tx) error {
+		durable.Fault("queue.commit")
 		return tx.Bucket(bucketMsgs).Put([]byte(it.ID), v)
 	})
 	if err != nil {
@@ -184,6 +185,7 @@ func (q *Queue) update(id string, fn func(*Item) error) (*Item, error) {
 	}
 	var out *Item
 	err := q.db.Batch(func(tx *bolt.Tx) error {
+		durable.Fault("queue.commit")
 		it, err := getItem(tx, id)
 		if err != nil {
 			return err
@@ -208,6 +210,7 @@ func (q *Queue) remove(id string) error {
 	}
 	err := q.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMsgs)
+		durable.Fault("queue.commit")
 		if b.Get([]byte(id)) == nil {
 			return fmt.Errorf("%w: %s", ErrNotFound, id)
 		}

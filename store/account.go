@@ -80,6 +80,8 @@ func (s *Store) account(id uint64) (*account, error) {
 		db.Close()
 		return nil, err
 	}
+	// Best effort: an orphan only costs disk space.
+	a.removeOrphans()
 	go a.commitLoop()
 	s.accounts[id] = a
 	return a, nil
@@ -221,6 +223,9 @@ func (a *account) update(fn func(tx *bolt.Tx) ([]Change, error)) error {
 	err := a.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		changes, err = fn(tx)
+		if err == nil {
+			fault("store.commit")
+		}
 		return err
 	})
 	if err != nil {

@@ -124,6 +124,7 @@ func (a *account) writeFile(data []byte) (string, error) {
 		}
 		_, err = f.Write(data)
 		if err == nil {
+			fault("store.file")
 			err = f.Sync()
 		}
 		if cerr := f.Close(); err == nil {
@@ -167,6 +168,7 @@ func (a *account) newFile(create func(path string) error) (string, error) {
 }
 
 func syncDir(dir string) error {
+	fault("store.dir")
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -282,6 +282,11 @@ func (a *account) copyTx(tx *bolt.Tx, src, dst *Mailbox, uids []uint32, move boo
 }
 
 func (a *account) removeFiles(files []string) {
+	if len(files) > 0 {
+		// Not a durable write, but where a crash leaves files no message
+		// names (removeOrphans takes them).
+		fault("store.remove")
+	}
 	for _, f := range files {
 		os.Remove(filepath.Join(a.dir, f))
 	}

@@ -129,6 +129,13 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	defer s.setHooks(c.rec.CallID, nil)
 
 	c.leg.start(params)
+	// From here the caller may hear the call answered: a record must
+	// outlive a crash.
+	if err := s.db.putLive(&c.rec); err != nil {
+		c.log.Error("store live call record; call refused", "err", err)
+		s.respond(tx, req, 503, "Service Unavailable")
+		return
+	}
 	answer := buildSDP(s.ip, c.leg.port(), []uint8{params.pt}, params.dtmfPT)
 	if err := dlg.RespondSDP(answer); err != nil {
 		c.log.Info("call not established", "err", err)

@@ -10,12 +10,15 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"frontdesk/durable"
 )
 
 // db is DATA/telephony.db: call records, the agent table and queued
 // callbacks.
 type db struct {
-	bolt *bolt.DB
+	bolt  *bolt.DB
+	feeds bool // records wait in bucketUnfed for Config.OnRecord
 }
 
 var (
@@ -30,7 +33,7 @@ func openDB(path string) (*db, error) {
 		return nil, fmt.Errorf("telephony: open %s: %w", path, err)
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketCalls, bucketAgents, bucketTasks} {
+		for _, name := range [][]byte{bucketCalls, bucketAgents, bucketTasks, bucketLive, bucketUnfed} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -46,22 +49,36 @@ func openDB(path string) (*db, error) {
 
 func (d *db) close() error { return d.bolt.Close() }
 
-// addCall stores a finished call's record, numbering it.
+// addCall stores a finished call's record, numbering it, in place of its
+// live record.
 func (d *db) addCall(_ context.Context, r *CallRecord) error {
 	return d.bolt.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCalls)
-		seq, err := b.NextSequence()
-		if err != nil {
+		durable.Fault("calls.commit")
+		if err := tx.Bucket(bucketLive).Delete([]byte(r.ID)); err != nil {
 			return err
 		}
-		r.Seq = seq
-		v, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		k := binary.BigEndian.AppendUint64(nil, seq)
-		return b.Put(k, v)
+		return addCallTx(tx, r, d.feeds)
 	})
+}
+
+func addCallTx(tx *bolt.Tx, r *CallRecord, feeds bool) error {
+	b := tx.Bucket(bucketCalls)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	r.Seq = seq
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	k := binary.BigEndian.AppendUint64(nil, seq)
+	if feeds {
+		if err := tx.Bucket(bucketUnfed).Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return b.Put(k, v)
 }
 
 // calls lists call records in the order they ended.

@@ -389,6 +389,9 @@ func (s *Server) storeCall(r *CallRecord) error {
 				defer recoverLog(s.log, "OnRecord")
 				s.cfg.OnRecord(rec)
 			}()
+			if err := s.db.fed(rec.Seq); err != nil {
+				s.log.Warn("call record handed on but not marked so; it is handed on again at the next start", "call", rec.ID, "err", err)
+			}
 		}
 		return nil
 	}})

@@ -11,6 +11,9 @@ const (
 	OutcomeAbandoned Outcome = "abandoned" // caller hung up in the IVR or queue
 	OutcomeVoicemail Outcome = "voicemail" // caller left a message
 	OutcomeNoAgent   Outcome = "no agent"  // nobody answered and no message was left
+	// OutcomeInterrupted: the server stopped (a crash, a power cut) while
+	// the call was up; its end and what happened last are unknown.
+	OutcomeInterrupted Outcome = "interrupted"
 
 	// OutcomeCallbackRequested: the caller asked to be called back and
 	// hung up; a CallbackTask was stored.

@@ -124,6 +124,11 @@ func New(cfg Config) (*Server, error) {
 		d.close()
 		return nil, fmt.Errorf("telephony: load callbacks: %w", err)
 	}
+	d.feeds = cfg.OnRecord != nil
+	if err := s.recoverCalls(); err != nil {
+		d.close()
+		return nil, fmt.Errorf("telephony: recover call records: %w", err)
+	}
 	s.agents = cfg.Agents
 	if s.agents == nil {
 		s.agents = dbAgents{d}

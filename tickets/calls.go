@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"frontdesk/durable"
 )
 
 // AddCall puts a hotline call on the caller's ticket: the ticket named by
@@ -27,6 +29,7 @@ func (d *Desk) AddCall(ctx context.Context, c Call, ticket uint64) (uint64, bool
 	var opened, dup bool
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		t, opened, dup = nil, false, false
+		durable.Fault("tickets.commit")
 		if v := tx.Bucket(bucketCalls).Get([]byte(c.ID)); v != nil {
 			dup = true
 			return nil

@@ -38,7 +38,7 @@ var (
 )
 
 var allBuckets = [][]byte{bucketMeta, bucketTickets, bucketEntries, bucketContacts, bucketEmails,
-	bucketPhones, bucketMsgIDs, bucketThreads, bucketCalls, bucketAcks, bucketTokens}
+	bucketPhones, bucketMsgIDs, bucketThreads, bucketCalls, bucketAcks, bucketTokens, bucketAckDue}
 
 // Mailer sends mail the desk writes: acknowledgements, replies, notices.
 // It signs the message and hands it to delivery; it returns once the

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"frontdesk/durable"
 	"frontdesk/search"
 
 	bolt "go.etcd.io/bbolt"
@@ -201,13 +202,17 @@ func (d *Desk) IngestMail(ctx context.Context, in MailIn) (MailResult, error) {
 	var t *Ticket
 	var contact *Contact
 	var ack bool
+	var due *Ticket // a duplicate whose acknowledgement is still due
 	err := d.db.Update(func(tx *bolt.Tx) error {
-		res, t, contact, ack = MailResult{}, nil, nil, false
+		res, t, contact, ack, due = MailResult{}, nil, nil, false, nil
+		durable.Fault("tickets.commit")
 		if p.msgID != "" {
 			if v := tx.Bucket(bucketMsgIDs).Get([]byte(p.msgID)); v != nil {
 				n := binary.BigEndian.Uint64(v)
 				res = MailResult{Ticket: n, Duplicate: true}
-				return nil
+				var err error
+				due, contact, err = ackDueTx(tx, p.msgID)
+				return err
 			}
 		}
 		target, err := threadTarget(tx, p, support)
@@ -292,10 +297,18 @@ func (d *Desk) IngestMail(ctx context.Context, in MailIn) (MailResult, error) {
 				res.Skipped = why
 			} else {
 				ack = true
+				if p.msgID != "" {
+					if err := tx.Bucket(bucketAckDue).Put([]byte(p.msgID), be64(t.Number)); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		return putTicket(tx, t)
 	})
+	if err == nil && due != nil {
+		d.acknowledgeDue(ctx, due, contact, p, &res)
+	}
 	if err != nil || t == nil {
 		return res, err
 	}

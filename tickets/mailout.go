@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"frontdesk/durable"
 )
 
 // Templates are the texts of the desk's mail, as Go text/template. Each
@@ -208,20 +210,28 @@ func (d *Desk) acknowledge(ctx context.Context, t *Ticket, c *Contact, p parsed)
 		return err
 	}
 	return d.recordOut(t.Number, &Entry{Kind: KindMailOut, Author: "frontdesk", From: t.Support, To: []string{to},
-		Subject: subjectWithToken(t), MessageID: id, Text: body.String(), Queued: qid}, false)
+		Subject: subjectWithToken(t), MessageID: id, Text: body.String(), Queued: qid}, false, p.msgID)
 }
 
 // recordOut adds a sent mail to the timeline and registers its Message-ID,
-// so the customer's reply threads by References alone.
-func (d *Desk) recordOut(n uint64, e *Entry, response bool) error {
+// so the customer's reply threads by References alone. ackOf, if not
+// empty, is the Message-ID of the mail the sent one acknowledges: its
+// acknowledgement is no longer due.
+func (d *Desk) recordOut(n uint64, e *Entry, response bool, ackOf string) error {
 	var t *Ticket
 	err := d.db.Update(func(tx *bolt.Tx) error {
+		durable.Fault("tickets.commit")
 		var err error
 		if t, err = getTicket(tx, n); err != nil {
 			return err
 		}
 		if err := addEntry(tx, t, e); err != nil {
 			return err
+		}
+		if ackOf != "" {
+			if err := tx.Bucket(bucketAckDue).Delete([]byte(ackOf)); err != nil {
+				return err
+			}
 		}
 		if response && t.Answered.IsZero() {
 			t.Answered = e.At
@@ -300,7 +310,7 @@ func (d *Desk) Reply(ctx context.Context, n uint64, in ReplyInput) (*Entry, erro
 	}
 	e := &Entry{Kind: KindMailOut, Author: in.Agent, From: t.Support, To: to, Cc: in.Cc, Subject: subject,
 		MessageID: id, Text: data.Body, Queued: qid}
-	if err := d.recordOut(n, e, true); err != nil {
+	if err := d.recordOut(n, e, true, ""); err != nil {
 		return nil, err
 	}
 	status := in.Status
@@ -356,5 +366,5 @@ func (d *Desk) notifySolved(ctx context.Context, n uint64) error {
 		return err
 	}
 	return d.recordOut(n, &Entry{Kind: KindMailOut, Author: "frontdesk", From: t.Support, To: c.Emails[:1],
-		Subject: subject, MessageID: id, Text: body.String(), Queued: qid}, false)
+		Subject: subject, MessageID: id, Text: body.String(), Queued: qid}, false, "")
 }
