@@ -43,7 +43,7 @@ func TestBenchSoak(t *testing.T) {
 		if e, ok := line["scrape_error"]; ok {
 			t.Errorf("sample %d could not read the server: %v", samples, e)
 		}
-		for _, f := range []string{"elapsed_s", "rss_bytes", "heap_bytes", "goroutines", "open_files", "stored"} {
+		for _, f := range []string{"elapsed_s", "rss_bytes", "rss_anon_bytes", "heap_bytes", "heap_alloc_bytes", "goroutines", "open_files", "stored"} {
 			if v, _ := line[f].(float64); v <= 0 {
 				t.Errorf("sample %d: %s = %v, want a positive figure: %s", samples, f, line[f], sc.Text())
 			}
@@ -84,7 +84,7 @@ func TestBenchSoak(t *testing.T) {
 	if v, _ := summary["verdict"].(string); !strings.HasPrefix(v, "flat") && !strings.HasPrefix(v, "NOT FLAT") {
 		t.Errorf("verdict %q", v)
 	}
-	if trends, _ := summary["trends"].([]any); len(trends) != 4 {
-		t.Errorf("trends for %d gauges, want rss, heap, goroutines, open files: %v", len(trends), trends)
+	if trends, _ := summary["trends"].([]any); len(trends) != 5 {
+		t.Errorf("trends for %d gauges, want rss, rss_anon, heap, goroutines, open files: %v", len(trends), trends)
 	}
 }

@@ -525,7 +525,8 @@ func (s *SoakSample) readServer(ctx context.Context, url string) {
 		s.ScrapeError = err.Error()
 		return
 	}
-	s.RSS, s.Heap = m["process_resident_memory_bytes"], m["go_memstats_heap_alloc_bytes"]
+	s.RSS, s.RSSAnon = m["process_resident_memory_bytes"], m["process_resident_memory_anon_bytes"]
+	s.Heap, s.HeapAlloc = m["go_gc_heap_live_bytes"], m["go_memstats_heap_alloc_bytes"]
 	s.Goroutines, s.OpenFiles = m["go_goroutines"], m["process_open_fds"]
 	s.Stored = m["frontdesk_messages_stored_total"]
 }
@@ -537,8 +538,8 @@ func (s *SoakSample) print(w io.Writer, asJSON bool) {
 		fmt.Fprintf(w, "%s\n", b)
 		return
 	}
-	line := fmt.Sprintf("%5.0fs rss=%s heap=%s goroutines=%d files=%d stored=%d", s.Elapsed,
-		mib(s.RSS), mib(s.Heap), s.Goroutines, s.OpenFiles, s.Stored)
+	line := fmt.Sprintf("%5.0fs rss=%s rss_anon=%s heap=%s heap_alloc=%s goroutines=%d files=%d stored=%d", s.Elapsed,
+		mib(s.RSS), mib(s.RSSAnon), mib(s.Heap), mib(s.HeapAlloc), s.Goroutines, s.OpenFiles, s.Stored)
 	if s.RemoteStored > 0 {
 		line += fmt.Sprintf(" remote_stored=%d", s.RemoteStored)
 	}

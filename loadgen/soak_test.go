@@ -8,7 +8,7 @@ import (
 func samplesOf(rss ...uint64) []SoakSample {
 	var ss []SoakSample
 	for i, r := range rss {
-		ss = append(ss, SoakSample{Elapsed: float64(60 * (i + 1)), RSS: r, Heap: r / 4, Goroutines: 50, OpenFiles: 30,
+		ss = append(ss, SoakSample{Elapsed: float64(60 * (i + 1)), RSS: r, RSSAnon: r / 2, Heap: r / 4, HeapAlloc: r / 3, Goroutines: 50, OpenFiles: 30,
 			Ops: map[string]OpFigures{OpSMTPIn: {OK: 300, P50: 3, P95: 8, P99: 12}}})
 	}
 	return ss
@@ -26,7 +26,7 @@ func TestSoakVerdict(t *testing.T) {
 	leak := &SoakReport{Samples: samplesOf(100*mib, 110*mib, 140*mib, 170*mib, 200*mib, 230*mib),
 		Totals: map[string]OpFigures{OpSIPCall: {OK: 5, Errors: 2, LastError: "INVITE answered 503"}}}
 	leak.judge()
-	if leak.Flat || !strings.Contains(leak.Verdict, "NOT FLAT: rss, heap") || !strings.Contains(leak.Verdict, "2 operations failed") {
+	if leak.Flat || !strings.Contains(leak.Verdict, "NOT FLAT: rss, rss_anon, heap") || !strings.Contains(leak.Verdict, "2 operations failed") {
 		t.Errorf("growing memory with failures judged %q", leak.Verdict)
 	}
 	var b strings.Builder
@@ -49,7 +49,7 @@ func TestSoakLine(t *testing.T) {
 	var b strings.Builder
 	s.print(&b, false)
 	line := b.String()
-	for _, want := range []string{"60s", "rss=42.0MiB", "heap=10.5MiB", "goroutines=50", "files=30", "smtp_in ok=300 err=0 p50=3.0ms p95=8.0ms p99=12.0ms"} {
+	for _, want := range []string{"60s", "rss=42.0MiB", "rss_anon=21.0MiB", "heap=10.5MiB", "heap_alloc=14.0MiB", "goroutines=50", "files=30", "smtp_in ok=300 err=0 p50=3.0ms p95=8.0ms p99=12.0ms"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("line lacks %q: %s", want, line)
 		}

@@ -29,8 +29,10 @@ type OpFigures struct {
 // load did during it.
 type SoakSample struct {
 	Elapsed      float64              `json:"elapsed_s"`
-	RSS          uint64               `json:"rss_bytes"`
-	Heap         uint64               `json:"heap_bytes"`
+	RSS          uint64               `json:"rss_bytes"`        // resident memory, pages of the mapped files included
+	RSSAnon      uint64               `json:"rss_anon_bytes"`   // resident anonymous memory: the process's own
+	Heap         uint64               `json:"heap_bytes"`       // live heap at the last garbage collection
+	HeapAlloc    uint64               `json:"heap_alloc_bytes"` // heap objects, uncollected garbage included
 	Goroutines   uint64               `json:"goroutines"`
 	OpenFiles    uint64               `json:"open_files"`
 	Stored       uint64               `json:"stored"`                  // messages the server stored since it started
@@ -42,6 +44,7 @@ type SoakSample struct {
 // Gauge names, as the summary calls them.
 const (
 	GaugeRSS        = "rss"
+	GaugeRSSAnon    = "rss_anon"
 	GaugeHeap       = "heap"
 	GaugeGoroutines = "goroutines"
 	GaugeOpenFiles  = "open_files"
@@ -67,6 +70,7 @@ var flatness = map[string]struct {
 	floor uint64
 }{
 	GaugeRSS:        {0.20, 16 << 20},
+	GaugeRSSAnon:    {0.20, 16 << 20},
 	GaugeHeap:       {0.20, 16 << 20},
 	GaugeGoroutines: {0.20, 20},
 	GaugeOpenFiles:  {0.20, 16},
@@ -105,6 +109,7 @@ func (r *SoakReport) judge() {
 		get  func(SoakSample) uint64
 	}{
 		{GaugeRSS, func(s SoakSample) uint64 { return s.RSS }},
+		{GaugeRSSAnon, func(s SoakSample) uint64 { return s.RSSAnon }},
 		{GaugeHeap, func(s SoakSample) uint64 { return s.Heap }},
 		{GaugeGoroutines, func(s SoakSample) uint64 { return s.Goroutines }},
 		{GaugeOpenFiles, func(s SoakSample) uint64 { return s.OpenFiles }},
@@ -163,7 +168,7 @@ func (r *SoakReport) print(w io.Writer, asJSON, remote bool) {
 			verdict = "GROWING"
 		}
 		first, last := strconv.FormatUint(t.First, 10), strconv.FormatUint(t.Last, 10)
-		if t.Gauge == GaugeRSS || t.Gauge == GaugeHeap {
+		if t.Gauge == GaugeRSS || t.Gauge == GaugeRSSAnon || t.Gauge == GaugeHeap {
 			first, last = mib(t.First), mib(t.Last)
 		}
 		fmt.Fprintf(w, "  %-10s first third %s, last third %s (%+.1f%%): %s\n", t.Gauge, first, last, 100*t.Growth, verdict)

@@ -52,7 +52,15 @@ func benchSoak(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%w: bench soak takes no arguments, got %q", errUsage, fs.Arg(0))
 	}
 	keepDir := *dir != ""
-	if !keepDir {
+	if keepDir {
+		// Servers on an earlier run's data would start from its mail and
+		// accounts, and the figures would not be of a fresh server.
+		for _, sub := range []string{"a", "b"} {
+			if _, err := os.Stat(filepath.Join(*dir, sub)); err == nil {
+				return fmt.Errorf("%w: --dir %s already holds a soak run's data (%s); name a new or empty directory", errUsage, *dir, sub)
+			}
+		}
+	} else {
 		d, err := os.MkdirTemp("", "frontdesk-soak")
 		if err != nil {
 			return err
