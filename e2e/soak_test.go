@@ -13,17 +13,19 @@ import (
 // TestBenchSoak runs `bench soak` for a few seconds with a short interval:
 // every line carries the server's memory, goroutines and open files and
 // each kind of operation's figures; every kind succeeded and none failed;
-// the mail submitted reached the second server; the summary gives a verdict.
+// neither server logged an error; the mail submitted reached the second
+// server; the summary gives a verdict.
 func TestBenchSoak(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "bench", "soak", "--duration", "6500ms", "--every", "2s", "--json",
+	cmd := exec.CommandContext(ctx, binary, "bench", "soak", "--duration", "3500ms", "--every", "1s", "--json",
 		"--smtp-rate", "10", "--keep", "5", "--hold", "300ms", "--dir", t.TempDir())
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("bench soak: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+		// The lines below say which operations or server errors made it fail.
+		t.Errorf("bench soak: %v\nstderr:\n%s", err, stderr.String())
 	}
 
 	kinds := []string{"smtp_in", "submit", "imap_fetch", "imap_store", "imap_search", "imap_expunge", "sip_call"}
@@ -34,6 +36,10 @@ func TestBenchSoak(t *testing.T) {
 		var line map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			t.Fatalf("line is not JSON: %q: %v", sc.Text(), err)
+		}
+		if e, ok := line["server_errors"]; ok {
+			t.Errorf("the servers logged errors: %v", e)
+			continue
 		}
 		if s, ok := line["summary"].(map[string]any); ok {
 			summary = s
@@ -63,7 +69,7 @@ func TestBenchSoak(t *testing.T) {
 		}
 	}
 	if samples != 3 {
-		t.Errorf("%d samples in 6.5s every 2s, want 3:\n%s", samples, out)
+		t.Errorf("%d samples in 3.5s every 1s, want 3:\n%s", samples, out)
 	}
 	if summary == nil {
 		t.Fatalf("no summary line:\n%s", out)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -88,14 +89,29 @@ func benchSoak(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	o.User, o.Password, o.RemoteRcpt = w.user, w.password, w.remote
 	rep, err := loadgen.Soak(ctx, o)
 	w.stop(stderr)
+	// An error the servers logged (a recovered panic, a failed write) is a
+	// failure of the run even if every client operation succeeded.
+	logged := 0
 	for _, s := range []*soakServer{w.a, w.b} {
-		if n, first := s.errorLines(); n > 0 {
+		n, first := s.errorLines()
+		if n == 0 {
+			continue
+		}
+		logged += n
+		if o.JSON {
+			b, _ := json.Marshal(map[string]any{"server_errors": map[string]any{"server": s.name, "count": n, "first": first}})
+			fmt.Fprintf(stdout, "%s\n", b)
+		} else {
 			fmt.Fprintf(stdout, "server %s logged %d errors; first: %s\n", s.name, n, first)
 		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "bench soak: server logs kept in %s\n", *dir)
 		return err
+	}
+	if logged > 0 {
+		fmt.Fprintf(stderr, "bench soak: server logs kept in %s\n", *dir)
+		return fmt.Errorf("soak: %s; the servers logged %d errors", rep.Verdict, logged)
 	}
 	cleanup()
 	if !rep.Flat || rep.Errors > 0 {
