@@ -326,10 +326,12 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	candidates := v.uidsOf(idx)
 	ctx, cancel := s.ctx()
 	defer cancel()
+	doomed := s.deletedFiles(ctx, v, candidates)
 	removed, err := s.srv.st.Expunge(ctx, s.acct.ID, v.id, candidates)
 	if err != nil {
 		return s.mapErr(err, false)
 	}
+	s.srv.forget(s.acct.ID, doomed, removed)
 	v.markGone(removed)
 	// Messages others expunged go out too: this is a point where the
 	// client expects sequence numbers to shift.

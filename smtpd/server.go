@@ -245,10 +245,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			err = ctx.Err()
 		}
 	}
-	// go-smtp's Close marks its accept loops done and closes the sessions
-	// it knows; connections accepted but not yet registered with it are
-	// closed from our own set.
-	s.smtp.Close()
+	// Every connection is closed at the socket, from our own set (which
+	// also holds those go-smtp has not registered yet): each session's
+	// goroutine then fails its next read and ends the session itself.
+	// go-smtp's Close would end the sessions from this goroutine instead,
+	// racing with commands still being handled (a nil session, a panic).
 	s.mu.Lock()
 	cs := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -258,9 +259,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range cs {
 		c.Close()
 	}
+	// go-smtp's Shutdown marks its accept loops done and waits for those
+	// goroutines, which now end at once.
+	wctx, cancel := context.WithTimeout(context.Background(), sessionsEndWait)
+	defer cancel()
+	if werr := s.smtp.Shutdown(wctx); werr != nil && !errors.Is(werr, net.ErrClosed) && !errors.Is(werr, smtp.ErrServerClosed) {
+		s.log.Warn("sessions still ending after shutdown", "err", werr)
+	}
 	s.log.Info("shutdown", "err", err)
 	return err
 }
+
+// sessionsEndWait bounds how long Shutdown waits for sessions whose
+// sockets it closed to notice.
+const sessionsEndWait = 5 * time.Second
 
 func (s *Server) isClosing() bool {
 	s.mu.Lock()

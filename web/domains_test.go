@@ -213,3 +213,16 @@ func TestMTASTSPolicy(t *testing.T) {
 		t.Errorf("policy of an unknown domain: %s", resp.Status)
 	}
 }
+
+// TestMetricsRuntimeGauges: /metrics carries the process gauges a soak
+// run watches for leaks.
+func TestMetricsRuntimeGauges(t *testing.T) {
+	e := newEnv(t, false)
+	_, body := e.client().get("/metrics")
+	for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "go_gc_heap_live_bytes",
+		"process_resident_memory_bytes", "process_resident_memory_anon_bytes", "process_open_fds"} {
+		if !strings.Contains(body, "\n"+name+" ") {
+			t.Errorf("metrics lack %s:\n%s", name, body)
+		}
+	}
+}

@@ -43,4 +43,5 @@ func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
 	counter("frontdesk_domains_added_total", "Domains added through the web console since start.", s.metrics.domainsAdded.Load())
 	fmt.Fprintf(w, "# HELP frontdesk_domains Local domains by DNS state.\n# TYPE frontdesk_domains gauge\n")
 	fmt.Fprintf(w, "frontdesk_domains{state=\"active\"} %d\nfrontdesk_domains{state=\"pending\"} %d\n", active, pending)
+	writeRuntimeMetrics(w)
 }

@@ -14,6 +14,9 @@ import (
 // bench drives a running server over loopback with loadgen and prints
 // messages/s and latency.
 func bench(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "soak" {
+		return benchSoak(ctx, args[1:], stdout, os.Stderr)
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	o := loadgen.Options{Out: stdout}

@@ -57,6 +57,7 @@ Usage:
   frontdesk restore DIR --data DATA [--force]    # server stopped; --force replaces a non-empty DATA
 
   frontdesk bench --user ADDR --password PW [--smtp ADDR] [--imap ADDR] [--messages N] [--concurrency C]
+  frontdesk bench soak [--duration 30m] [--every 1m] [--json]   # mixed load on two servers it starts; memory, goroutines, files, latency
 
 Every subcommand takes --data DIR (default ./data). With no config file,
 serve listens on loopback: SMTP 2525, submission 2587, IMAP 2143,
