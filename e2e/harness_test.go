@@ -44,6 +44,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build frontdesk:", err)
 		os.Exit(1)
 	}
+	if raceEnabled && os.Getenv("GORACE") == "" {
+		// A race-built binary sleeps a second at every exit unless told
+		// not to; the suite runs the CLI hundreds of times.
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
